@@ -1,0 +1,1 @@
+"""Simple, strong baselines every results table includes (Ferrari Dacrema et al., RecSys 2019)."""

@@ -1,0 +1,64 @@
+"""Run provenance, and small JSON records of runs (written atomically).
+
+Taught in: sec-how-to-use
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+
+from recrl_core import config
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=config.project_root(),
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def provenance(*, seed: int | None = None, started: float | None = None,
+               mode: config.Mode | None = None, device: str = "cpu") -> dict:
+    """Versions, mode, seed, device, git commit and (with ``started``) wall time of a run."""
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from recrl_core import __version__
+
+    record = {
+        "mode": (mode or config.current_mode()).value, "seed": seed, "device": device,
+        "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+        "python": platform.python_version(), "platform": platform.platform(),
+        "recrl_core": __version__, "torch": torch.__version__, "numpy": np.__version__,
+        "pandas": pd.__version__, "git_commit": _git_commit(),
+        "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+    }
+    if started is not None:
+        record["wall_seconds"] = round(time.perf_counter() - started, 2)
+    return record
+
+
+def save_run(path: Path, *, cfg=None, metrics: dict | None = None, extra: dict | None = None) -> Path:
+    """Write ``{"config", "metrics", "provenance", ...}`` as JSON, atomically."""
+    from recrl_core.data.files import atomic_path
+
+    record = {"config": asdict(cfg) if is_dataclass(cfg) else cfg, "metrics": metrics or {},
+              "provenance": provenance()} | (extra or {})
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+    return path
+
+
+def load_run(path: Path) -> dict:
+    """Read a record written by :func:`save_run`."""
+    return json.loads(Path(path).read_text())

@@ -1,0 +1,33 @@
+"""Test-wide settings: smoke mode, CPU, offline; small shared fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+# Before anything imports torch or transformers: tests never touch a model hub or a GPU.
+os.environ["RECRL_MODE"] = "smoke"
+for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "TQDM_DISABLE"):
+    os.environ[_name] = "1"
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ["CUDA_VISIBLE_DEVICES"] = ""
+
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def tiny_events() -> pd.DataFrame:
+    """~20 hand-written MovieLens-style rows (tests/data/tiny_events.csv), validated."""
+    from recrl_core.data import interactions
+
+    raw = pd.read_csv(TESTS / "data" / "tiny_events.csv")
+    return interactions.validate(raw, source="tiny_events.csv")

@@ -1,0 +1,76 @@
+"""Clear errors for malformed files; atomic writes leave nothing half-written."""
+
+from pathlib import Path
+
+import pytest
+
+from recrl_core.data import files, movielens
+
+
+def _write_ratings(folder: Path, body: str) -> Path:
+    path = folder / "ml-latest-small" / "ratings.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body)
+    return path
+
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*SHA-256")   # hand-made files are not the release
+
+
+def test_missing_file_names_the_variable_and_remedy(tmp_path):
+    with pytest.raises(FileNotFoundError, match="RECRL_DATA_DIR.*recrl_core.data.download ml-latest-small"):
+        movielens.load_ratings(tmp_path)
+
+
+def test_missing_column_is_named(tmp_path):
+    _write_ratings(tmp_path, "userId,movieId,stars,timestamp\n1,2,4.0,100\n")
+    with pytest.raises(ValueError, match=r"ratings.csv: missing column\(s\) \['rating'\]"):
+        movielens.load_ratings(tmp_path)
+
+
+def test_non_numeric_id_names_file_column_and_line(tmp_path):
+    _write_ratings(tmp_path, "userId,movieId,rating,timestamp\n1,2,4.0,100\n1,abc,3.0,101\n")
+    with pytest.raises(ValueError, match=r"ratings.csv: column 'movieId' must hold a whole number; line 3 has 'abc'"):
+        movielens.load_ratings(tmp_path)
+
+
+def test_fractional_timestamp_is_rejected(tmp_path):
+    _write_ratings(tmp_path, "userId,movieId,rating,timestamp\n1,2,4.0,100.5\n")
+    with pytest.raises(ValueError, match="'timestamp' must hold a whole number; line 2"):
+        movielens.load_ratings(tmp_path)
+
+
+def test_missing_rating_is_rejected(tmp_path):
+    _write_ratings(tmp_path, "userId,movieId,rating,timestamp\n1,2,,100\n")
+    with pytest.raises(ValueError, match="'rating' must hold a number; line 2 has ''"):
+        movielens.load_ratings(tmp_path)
+
+
+def test_checksum_mismatch_warns_by_default_and_fails_when_strict(tmp_path):
+    _write_ratings(tmp_path, "userId,movieId,rating,timestamp\n1,2,4.0,100\n")
+    with pytest.warns(UserWarning, match="does not match the expected"):
+        movielens.load_ratings(tmp_path)
+    from recrl_core.data.checksums import ChecksumError
+
+    with pytest.raises(ChecksumError, match="re-download"):
+        movielens.load_ratings(tmp_path, strict=True)
+
+
+def test_atomic_path_leaves_no_partial_file_on_error(tmp_path):
+    target = tmp_path / "out.json"
+    with pytest.raises(RuntimeError):
+        with files.atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash mid-write")
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+    with files.atomic_path(target) as tmp:
+        tmp.write_text("whole")
+    assert target.read_text() == "whole"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_sha256_of_known_bytes(tmp_path):
+    path = tmp_path / "abc"
+    path.write_bytes(b"abc")
+    assert files.sha256(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
