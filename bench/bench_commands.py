@@ -3,7 +3,7 @@
 
 Usage::
 
-    python bench/bench_commands.py                       # baseline + `make test-only` + `make site MODE=smoke`
+    python bench/bench_commands.py                       # baseline + `make test-only` + smoke and book site builds
     python bench/bench_commands.py --cmd unit="pytest tests/unit -q" --cmd lint="ruff check ."
 
 Every command runs through ``bash -c`` from the project root, after a
@@ -44,7 +44,7 @@ except ImportError:  # pragma: no cover
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "bench" / "out"
 GNU_TIME = "/usr/bin/time"
-DEFAULT_CMDS = {"test": "make test-only", "site_smoke": "make site MODE=smoke"}
+DEFAULT_CMDS = {"test": "make test-only", "site_smoke": "make site MODE=smoke", "site_book": "make site MODE=book"}
 POLL_S = 0.1
 
 

@@ -53,6 +53,7 @@ class SyntheticData:
     user_taste: np.ndarray       # (U, G) rows sum to 1
     item_genres: np.ndarray      # (N, G) 0/1, every row has 1 or 2 ones
     true_affinity: np.ndarray    # (U, N) in [0, 1]
+    choice_logits: np.ndarray    # (U, N) affinity / temperature + popularity: how users pick items
 
 
 def _item_genres(num_items: int, num_genres: int, rng: np.random.Generator) -> np.ndarray:
@@ -138,4 +139,5 @@ def make_synthetic(num_users: int = 30, num_items: int = 60, num_genres: int = 5
     frame = interactions.validate(pd.concat(logs, ignore_index=True), source="synthetic")
     return SyntheticData(interactions=interactions.sort_chronologically(frame), items=items,
                          user_taste=user_taste, item_genres=item_genres,
-                         true_affinity=true_affinity)
+                         true_affinity=true_affinity,
+                         choice_logits=true_affinity / TEMPERATURE + popularity[None, :])
