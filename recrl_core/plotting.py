@@ -17,18 +17,29 @@ def use_book_style() -> None:
     import matplotlib as mpl
     from cycler import cycler
 
+    _inline_svg_in_kernel()                           # first: the inline backend sets rcParams of its own
     mpl.rcParams.update({
         "figure.figsize": (6.4, 3.6), "figure.dpi": 100, "savefig.bbox": "tight",
         "axes.prop_cycle": cycler(color=PALETTE), "axes.spines.top": False,
         "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
         "lines.linewidth": 2, "font.size": 10, "legend.frameon": False,
     })
-    try:  # only inside IPython: vector figures in the book
-        from matplotlib_inline.backend_inline import set_matplotlib_formats
 
-        set_matplotlib_formats("svg")
-    except (ImportError, AttributeError):
-        pass
+
+def _inline_svg_in_kernel() -> None:
+    """Inside a Jupyter kernel: inline backend and SVG figures; elsewhere: nothing."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return
+    # CI and the build export MPLBACKEND=Agg, under which a kernel shows no figures at all;
+    # inside a kernel the inline backend is the right one whatever the environment says.
+    shell.run_line_magic("matplotlib", "inline")      # also registers the show-at-cell-end hook
+    set_matplotlib_formats("svg")
 
 
 def _axes(ax):
@@ -136,4 +147,63 @@ def split_timeline(time, row, labels, *, ax=None, size: float = 1.0):
                    linewidths=0)
     ax.set_xlabel("time")
     ax.set_ylabel("user")
+    return ax
+
+
+# --- Chapter 2: evaluation ---
+def _metric_label(metric: str) -> str:
+    """``"ndcg@10/purchase"`` -> ``"ndcg@10 (purchase)"`` (the book's axis-label form)."""
+    name, _, group = metric.partition("/")
+    return f"{name} ({group})" if group else name
+
+
+def sampled_metric_curve(curves, *, ax=None, ylabel: str = "hr@10"):
+    """One line per model: a metric against the number of sampled negatives (log x).
+
+    Args:
+        curves: DataFrame, index = number of negatives per event (the last row may
+            be N - 1, i.e. full ranking), columns = models, values = the metric.
+    Taught in: sec-sampled-vs-full
+    """
+    ax = _axes(ax)
+    for column in curves.columns:
+        ax.plot(curves.index, curves[column].to_numpy(dtype=float), marker="o", label=str(column))
+    ax.set_xscale("log")
+    ax.set_xlabel("negatives per event")
+    ax.set_ylabel(_metric_label(ylabel))
+    return ax
+
+
+def tradeoff_scatter(table, x: str, y: str, *, ax=None):
+    """Each row of ``table`` as a labelled point at ``(table[x], table[y])``.
+
+    Args:
+        table: DataFrame, index = model names, columns include ``x`` and ``y``.
+    Taught in: sec-beyond-accuracy
+    """
+    ax = _axes(ax)
+    xs, ys = table[x].to_numpy(dtype=float), table[y].to_numpy(dtype=float)
+    ax.scatter(xs, ys, color=PALETTE[: len(table)], s=40, zorder=3)
+    for label, xv, yv in zip(table.index, xs, ys):
+        ax.annotate(str(label), (xv, yv), textcoords="offset points", xytext=(5, 4))
+    ax.set_xlabel(_metric_label(x))
+    ax.set_ylabel(_metric_label(y))
+    return ax
+
+
+def hit_rate_curve(ranks, *, max_k: int = 100, ax=None):
+    """HR@k for k = 1..``max_k`` per model (the empirical CDF of the target's rank), log x.
+
+    Args:
+        ranks: dict of model name -> (M,) 1-based ranks (``inf`` = not ranked).
+    Taught in: sec-metrics
+    """
+    ax = _axes(ax)
+    ks = np.arange(1, max_k + 1)
+    for name, values in ranks.items():
+        values = np.asarray(values, dtype=float)
+        ax.plot(ks, (values[None, :] <= ks[:, None]).mean(axis=1), label=str(name))
+    ax.set_xscale("log")
+    ax.set_xlabel("cut-off k")
+    ax.set_ylabel("hr@k")
     return ax
