@@ -184,8 +184,10 @@ def tradeoff_scatter(table, x: str, y: str, *, ax=None):
     ax = _axes(ax)
     xs, ys = table[x].to_numpy(dtype=float), table[y].to_numpy(dtype=float)
     ax.scatter(xs, ys, color=PALETTE[: len(table)], s=40, zorder=3)
-    for label, xv, yv in zip(table.index, xs, ys):
-        ax.annotate(str(label), (xv, yv), textcoords="offset points", xytext=(5, 4))
+    for row, (label, xv, yv) in enumerate(zip(table.index, xs, ys)):
+        # labels alternate above/below their points so neighbours at one height do not collide
+        ax.annotate(str(label), (xv, yv), textcoords="offset points", xytext=(5, 4 if row % 2 == 0 else -12))
+    ax.margins(x=0.12, y=0.12)
     ax.set_xlabel(_metric_label(x))
     ax.set_ylabel(_metric_label(y))
     return ax

@@ -65,6 +65,11 @@ class Prepared:
     def num_users(self) -> int:
         return self.encoded.num_users
 
+    @property
+    def num_train_users(self) -> int:
+        """Users with at least one training event (the denominator of novelty)."""
+        return int(self.train["user_idx"].nunique())
+
     def item_users(self) -> np.ndarray:
         """(N,) distinct training users per item (popularity for novelty)."""
         pairs = self.train[["user_idx", "item_idx"]].drop_duplicates()

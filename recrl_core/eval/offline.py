@@ -114,8 +114,10 @@ def evaluate(scorer: Scorer, events: EvalEvents, ks=(5, 10, 20), *, mask_history
 
 def sampled_rank_events(scorer: Scorer, events: EvalEvents, num_negatives: int,
                         rng: np.random.Generator, *, probs: np.ndarray | None = None,
-                        batch_size: int = 512) -> np.ndarray:
+                        mask_history: bool = False, batch_size: int = 512) -> np.ndarray:
     """Ranks of each target among ``num_negatives`` sampled items (uniform, or ``probs``).
+
+    With ``mask_history`` a sampled seen item scores ``-inf``, as in :func:`rank_events`.
 
     This is the sampled protocol criticised by Krichene & Rendle (KDD 2020); the
     book uses it only to show how it can change conclusions.
@@ -124,9 +126,11 @@ def sampled_rank_events(scorer: Scorer, events: EvalEvents, num_negatives: int,
     with torch.no_grad():
         for start in range(0, len(events), batch_size):
             batch = slice(start, start + batch_size)
-            scores = scorer.score(torch.as_tensor(events.users[batch]),
-                                  torch.as_tensor(events.items[batch]),
-                                  torch.as_tensor(events.lengths[batch])).float()
+            items = torch.as_tensor(events.items[batch])
+            lengths = torch.as_tensor(events.lengths[batch])
+            scores = scorer.score(torch.as_tensor(events.users[batch]), items, lengths).float()
+            if mask_history:
+                scores = ranking.mask_history(scores, items, lengths)
             num_items = scores.shape[1]
             neg = negatives_lib.sample_negatives(events.target[batch], num_items, num_negatives, rng,
                                                  probs=probs)

@@ -95,3 +95,15 @@ def test_evaluate_splits_by_behaviour():
     assert res["ndcg@3/click"] == pytest.approx(1 / np.log2(4))
     masked = offline.evaluate(_Fixed(), events, ks=(1, 3), mask_history=True)
     assert masked["ndcg@3/click"] == pytest.approx(1 / np.log2(3))        # item 0 seen -> rank 2
+
+
+def test_sampled_ranks_respect_mask_history():
+    from recrl_core.data.sequences import EvalEvents
+
+    events = EvalEvents(users=np.array([0]), items=np.array([[0]]), lengths=np.array([1]),
+                        target=np.array([2]), behaviour=np.array(["click"]), time=np.array([0]))
+    probs = np.array([1.0, 0.0, 0.0, 0.0])                    # always sample item 0, which scores highest
+    plain = offline.sampled_rank_events(_Fixed(), events, 3, np.random.default_rng(0), probs=probs)
+    masked = offline.sampled_rank_events(_Fixed(), events, 3, np.random.default_rng(0), probs=probs,
+                                         mask_history=True)
+    assert plain.tolist() == [4.0] and masked.tolist() == [1.0]
