@@ -43,7 +43,7 @@ $(STAMP): $(LOCK)
 data: setup                           ## verify datasets in RECRL_DATA_DIR; download what is missing (needs network)
 	$(BIN)/python -m recrl_core.data.download --ensure
 
-test-only: hygiene unit notebooks site gpu-tests
+test-only: hygiene gpu-tests unit notebooks site
 
 hygiene:                              ## notebooks are committed without outputs
 	$(BIN)/python scripts/clean_notebooks.py --check
