@@ -1,0 +1,68 @@
+"""Two complete Q-networks whose main/target roles are drawn at random every step.
+
+The double-Q mechanics of the SQN-family reference code (methods.md §1.2):
+
+1. There are two complete networks, QN1 and QN2, each with its own encoder,
+   supervised head and Q head.
+2. At every step one is chosen uniformly at random as **main** (the one
+   updated); the other is **target**.
+3. The target network gives :math:`Q_{\\text{tgt}}(s', \\cdot)`; the main network
+   gives the argmax selector (see :func:`recrl_core.rl.targets.double_q_target`).
+4. Only the main network takes a gradient step.
+5. There is **no Polyak averaging and no periodic copy**: both networks keep
+   learning, on alternating (random) batches.
+
+Taught in: sec-sqn-sac
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def pick_roles(rng: np.random.Generator) -> tuple[int, int]:
+    """``(main_index, target_index)``: a fair coin decides which of the two networks is main.
+
+    Reference: methods.md §1.2 "Double-Q mechanics", step 2; §1.6.
+    Taught in: sec-sqn-sac
+    """
+    main = int(rng.integers(0, 2))
+    return main, 1 - main
+
+
+class DoubleQPair:
+    """Two networks with one Adam optimizer each (plus an optional phase-2 Adam each).
+
+    Each network is an ``nn.Module`` whose ``forward(items (B, T), lengths (B,))``
+    returns ``(logits (B, N), q_values (B, N))``. Nothing is copied between them.
+
+    Args:
+        net_1, net_2: the two complete networks (encoder + both heads each).
+        lr: learning rate of the per-network Adam (Public code: ``--lr``).
+        lr_2: learning rate of a second Adam per network, used after the
+            warm-up (SA2C phase 2: ``--lr_2``; SAC's SASRec files use a second
+            Adam at ``lr``). ``None``: no second optimizer,
+            ``optimizers_phase2`` is empty.
+    Reference: Xin et al., SIGIR 2020; methods.md §1.2, §1.6.
+    Taught in: sec-sqn-sac
+    """
+
+    def __init__(self, net_1: nn.Module, net_2: nn.Module, lr: float, lr_2: float | None = None):
+        self.networks: list[nn.Module] = [net_1, net_2]
+        self.optimizers: list[torch.optim.Optimizer] = [
+            torch.optim.Adam(net.parameters(), lr=lr) for net in self.networks]
+        self.optimizers_phase2: list[torch.optim.Optimizer] = [] if lr_2 is None else [
+            torch.optim.Adam(net.parameters(), lr=lr_2) for net in self.networks]
+
+    def roles(self, rng: np.random.Generator) -> tuple[int, int]:
+        """``(main_index, target_index)`` for this step; see :func:`pick_roles`."""
+        return pick_roles(rng)
+
+    def step(self, main_index: int, loss: torch.Tensor, phase: int = 1) -> None:
+        """Backpropagate ``loss`` and update the main network only (phase 2: its second optimizer)."""
+        optimizer = (self.optimizers if phase == 1 else self.optimizers_phase2)[main_index]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
