@@ -55,8 +55,9 @@ class SA2CConfig:
         """Full = the defaults; book and smoke shrink only ``SIZE_FIELDS``."""
         sizes = {
             Mode.FULL: {},
-            # ~1,600 updates in 5 book epochs; 120 ~ 8 %; same evaluation grid as SQNConfig.
-            Mode.BOOK: dict(epochs=5, warmup_steps=120, eval_every=200),
+            # Fantasy|Romance slice: ~20k training rows -> ~78 updates/epoch, ~780 in 10 epochs;
+            # 60 warm-up updates ~ 8 %, the full-run share.
+            Mode.BOOK: dict(epochs=10, warmup_steps=60, eval_every=100),
             Mode.SMOKE: dict(batch_size=64, epochs=1, warmup_steps=20, eval_every=20),
         }[mode]
         return replace(cls(), **sizes)

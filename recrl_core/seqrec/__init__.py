@@ -1,0 +1,7 @@
+"""Sequential encoders (GRU4Rec, Caser, SASRec) and the heads that turn a state into item scores.
+
+Every encoder has one interface, ``forward(items (B, T), lengths (B,)) -> state (B, H)``
+and an attribute ``hidden_size``; histories are right-padded with the pad id ``N``.
+
+Taught in: sec-gru4rec-caser, sec-sasrec
+"""

@@ -1,0 +1,114 @@
+"""Heads on a sequential encoder: item scores, and SQN's shared encoder with two heads.
+
+.. math::
+    h_t = G(x_{1:t}), \\qquad z_t = W_s h_t + b_s, \\qquad q_t = W_q h_t + b_q
+
+``z`` is the supervised (next-item) head, ``q`` the Q head; items are ranked by ``z``.
+
+Reference: Xin et al., "Self-Supervised Reinforcement Learning for Recommender Systems",
+SIGIR 2020, Section 3 (methods.md §1.2).
+Taught in: sec-gru4rec-caser, sec-sqn-loss
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from recrl_core.config import Mode
+from recrl_core.seqrec.caser import Caser
+from recrl_core.seqrec.embedding import last_items
+from recrl_core.seqrec.gru4rec import GRU4Rec
+from recrl_core.seqrec.sasrec import SASRec
+
+BACKBONES = ("gru4rec", "caser", "sasrec")
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    backbone: str = "gru4rec"              # one of BACKBONES (Paper: SQN/SA2C report all of them)
+    hidden_size: int = 64                  # H, embedding/state width (Public code: --hidden_factor)
+    state_len: int = 10                    # T, history window (Public code: replay_buffer.py state_size)
+    num_filters: int = 16                  # Caser filters per height (Public code: SA2C argparse)
+    filter_sizes: tuple[int, ...] = (2, 3, 4)  # Caser horizontal heights (Public code: SA2C argparse)
+    num_blocks: int = 1                    # SASRec blocks (Public code: SA2C argparse)
+    num_heads: int = 1                     # SASRec heads (Public code: SA2C argparse)
+    dropout: float = 0.1                   # Caser/SASRec dropout rate (Public code: SA2C argparse)
+
+    SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("hidden_size",)
+
+    @classmethod
+    def for_mode(cls, mode: Mode) -> "EncoderConfig":
+        sizes = {Mode.FULL: {}, Mode.BOOK: {}, Mode.SMOKE: dict(hidden_size=16)}[mode]
+        return replace(cls(), **sizes)
+
+
+def build_encoder(cfg: EncoderConfig, num_items: int) -> nn.Module:
+    """The backbone named by ``cfg.backbone``; ``forward(items (B, T), lengths (B,)) -> (B, H)``.
+
+    Raises:
+        ValueError: for an unknown backbone, listing the choices.
+    """
+    if cfg.backbone == "gru4rec":
+        return GRU4Rec(num_items, cfg.hidden_size)
+    if cfg.backbone == "caser":
+        return Caser(num_items, cfg.hidden_size, cfg.state_len, cfg.num_filters, cfg.filter_sizes,
+                     cfg.dropout)
+    if cfg.backbone == "sasrec":
+        return SASRec(num_items, cfg.hidden_size, cfg.state_len, cfg.num_blocks, cfg.num_heads,
+                      cfg.dropout)
+    raise ValueError(f"unknown backbone {cfg.backbone!r}; choose one of: {', '.join(BACKBONES)}")
+
+
+class ItemScorer(nn.Module):
+    """A linear head ``(B, H) -> (B, N)``: one score per item (the pad id gets none)."""
+
+    def __init__(self, hidden_size: int, num_items: int):
+        super().__init__()
+        self.linear = nn.Linear(hidden_size, num_items)
+
+    def forward(self, state: torch.Tensor) -> torch.Tensor:
+        """(B, H) state -> (B, N) scores."""
+        return self.linear(state)
+
+
+class TwoHead(nn.Module):
+    """A shared encoder with a supervised head (``logits``) and a Q head (``q_values``).
+
+    Also a scorer for ``recrl_core.eval.offline``: ``score`` ranks by the supervised
+    head. The caller puts the model in ``eval()`` mode (dropout off) before scoring.
+
+    Args:
+        encoder: any encoder with ``forward(items, lengths) -> (B, H)`` and ``hidden_size``.
+        num_items: N; the pad id is N.
+        state_len: the training window; ``score`` keeps the last ``state_len`` real items
+            (default: ``EncoderConfig().state_len``; pass ``cfg.state_len``).
+    """
+
+    def __init__(self, encoder: nn.Module, num_items: int, state_len: int = EncoderConfig.state_len):
+        super().__init__()
+        self.encoder, self.num_items, self.state_len = encoder, num_items, state_len
+        self.supervised = ItemScorer(encoder.hidden_size, num_items)
+        self.q = ItemScorer(encoder.hidden_size, num_items)
+
+    def forward(self, items: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T) items, (B,) lengths -> ``(logits (B, N), q_values (B, N))`` from one state."""
+        state = self.encoder(items, lengths)                            # (B, H)
+        return self.supervised(state), self.q(state)
+
+    def score(self, users: torch.Tensor, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Supervised-head scores for evaluation histories of any width.
+
+        Args:
+            users: (B,) unused (the state is the history).
+            items: (B, T') right-padded histories, possibly longer than ``state_len``.
+            lengths: (B,) real items per row (0 is read as one padding token).
+        Returns:
+            (B, N) logits of the last ``state_len`` real items' state.
+        """
+        items, lengths = last_items(items, lengths, self.state_len, self.num_items)  # (B, state_len)
+        logits, _ = self(items, lengths)
+        return logits                                                   # (B, N)

@@ -1,0 +1,1 @@
+"""Training loops and checkpoints shared by the chapters."""
