@@ -50,6 +50,22 @@ class SupervisedConfig:
         return replace(cls(), **sizes)
 
 
+@dataclass(frozen=True)
+class SeedsConfig:
+    num_seeds: int = 3          # headline numbers as mean +- std over seeds (house-style §5: >= 3 in full)
+
+    SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("num_seeds",)
+
+    @classmethod
+    def for_mode(cls, mode: Mode) -> "SeedsConfig":
+        sizes = {Mode.FULL: {}, Mode.BOOK: dict(num_seeds=1), Mode.SMOKE: dict(num_seeds=1)}[mode]
+        return replace(cls(), **sizes)
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(range(self.num_seeds))
+
+
 @dataclass
 class FitResult:
     """What a loop returns: the log, and the validation-selected weights."""
@@ -58,6 +74,15 @@ class FitResult:
     best_step: int
     best_metric: float
     best_state: dict[str, torch.Tensor]   # weights of the selected network
+
+
+def rank_selected(model: torch.nn.Module, result: FitResult, events: EvalEvents,
+                  eval_cfg: offline.EvalConfig) -> offline.Ranked:
+    """Load the validation-selected weights into ``model`` and rank ``events`` once (the test pass)."""
+    model.load_state_dict(result.best_state)
+    model.eval()
+    return offline.rank_events(model, events, top_k=max(eval_cfg.ks), batch_size=eval_cfg.batch_size,
+                               mask_history=eval_cfg.mask_history)
 
 
 def total_steps(num_transitions: int, batch_size: int, epochs: int) -> int:

@@ -92,3 +92,13 @@ def test_unknown_method_is_named(data):
     pair, cfg = _pair("sqn", enc.num_items)
     with pytest.raises(ValueError, match="choose from"):
         loops.fit_rl(pair, "dqn", buffer, val, cfg, EVAL, np.random.default_rng(0))
+
+
+def test_rank_selected_uses_the_best_weights(data):
+    enc, buffer, val = data
+    result = loops.fit_supervised(_net(enc.num_items, 0), buffer, val,
+                                  loops.SupervisedConfig(batch_size=32, epochs=3, eval_every=4), EVAL,
+                                  np.random.default_rng(5))
+    ranked = loops.rank_selected(_net(enc.num_items, 42), result, val, EVAL)
+    res = offline.accuracy_metrics(ranked.ranks, val.behaviour, (10,))
+    assert res["ndcg@10/purchase"] == pytest.approx(result.best_metric)

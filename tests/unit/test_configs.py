@@ -12,8 +12,10 @@ from recrl_core.config import Mode
 from recrl_core.data import prepare, transitions
 from recrl_core.eval import offline
 
+from recrl_core.train import loops
+
 CONFIGS = [prepare.DataConfig, offline.EvalConfig, transitions.TransitionConfig,
-           itemknn.ItemKNNConfig, mf.ALSConfig]
+           itemknn.ItemKNNConfig, mf.ALSConfig, loops.SupervisedConfig, loops.SeedsConfig]
 
 
 @pytest.mark.parametrize("cls", CONFIGS, ids=lambda c: c.__name__)
