@@ -83,7 +83,8 @@ def metric_comparison(table, metric: str, *, ax=None, error: str | None = None):
 def learning_curve(history, y: str = "loss", *, x: str = "update", ax=None, label: str | None = None):
     """Mean of ``y`` per ``x`` with a shaded +-std band across seeds (if a ``seed`` column varies)."""
     ax = _axes(ax)
-    stats = history.groupby(x)[y].agg(["mean", "std"]).fillna(0.0)
+    rows = history.dropna(subset=[y])          # a history mixes update rows and evaluation rows
+    stats = rows.groupby(x)[y].agg(["mean", "std"]).fillna(0.0)
     ax.plot(stats.index, stats["mean"], label=label)
     ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.2)
     ax.set_xlabel("updates" if x == "update" else x)

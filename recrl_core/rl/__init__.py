@@ -4,5 +4,5 @@
 main/target roles), ``sqn`` (SQN and SAC), ``sa2c`` (SNQN and SA2C). Losses
 are pure functions of tensors; the training loops live in ``recrl_core.train``.
 
-Taught in: sec-sqn-sac, sec-snqn-sa2c
+Taught in: sec-recommendation-as-mdp, sec-sqn-sac, sec-snqn-sa2c
 """

@@ -12,7 +12,7 @@ The double-Q mechanics of the SQN-family reference code (methods.md §1.2):
 5. There is **no Polyak averaging and no periodic copy**: both networks keep
    learning, on alternating (random) batches.
 
-Taught in: sec-sqn-sac
+Taught in: sec-recommendation-as-mdp
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def pick_roles(rng: np.random.Generator) -> tuple[int, int]:
     """``(main_index, target_index)``: a fair coin decides which of the two networks is main.
 
     Reference: methods.md §1.2 "Double-Q mechanics", step 2; §1.6.
-    Taught in: sec-sqn-sac
+    Taught in: sec-recommendation-as-mdp
     """
     main = int(rng.integers(0, 2))
     return main, 1 - main
@@ -46,7 +46,7 @@ class DoubleQPair:
             Adam at ``lr``). ``None``: no second optimizer,
             ``optimizers_phase2`` is empty.
     Reference: Xin et al., SIGIR 2020; methods.md §1.2, §1.6.
-    Taught in: sec-sqn-sac
+    Taught in: sec-recommendation-as-mdp
     """
 
     def __init__(self, net_1: nn.Module, net_2: nn.Module, lr: float, lr_2: float | None = None):

@@ -53,8 +53,8 @@ class SQNConfig:
             # Fantasy|Romance slice: ~20k training rows -> ~78 updates/epoch, ~780 in 10 epochs;
             # 100 warm-up updates ~ 13 %, the full-run share.
             Mode.BOOK: dict(epochs=10, warmup_steps=100, eval_every=100),
-            # a few thousand events: batch 64 gives ~50-100 updates, so SAC leaves warm-up.
-            Mode.SMOKE: dict(batch_size=64, epochs=1, warmup_steps=20, eval_every=20),
+            # smoke slice: ~1,000 rows at batch 64 -> ~15 updates; warm-up 5 so phase 2 runs too.
+            Mode.SMOKE: dict(batch_size=64, epochs=1, warmup_steps=5, eval_every=5),
         }[mode]
         return replace(cls(), **sizes)
 

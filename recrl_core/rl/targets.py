@@ -4,7 +4,7 @@ Both functions are plain arithmetic on tensors. They do not detach: the
 losses treat the target as a constant (``sg``), and the training loop computes
 the next-state Q-values under ``torch.no_grad()`` (methods.md §1.2, §1.6).
 
-Taught in: sec-sqn-sac
+Taught in: sec-recommendation-as-mdp
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def td_target(reward: torch.Tensor, done: torch.Tensor, q_next: torch.Tensor,
     Returns:
         (B,) targets y_t.
     Reference: Xin et al., SIGIR 2020 (SQN); methods.md §1.2.
-    Taught in: sec-sqn-sac
+    Taught in: sec-recommendation-as-mdp
     """
     return reward + gamma * (1.0 - done) * q_next
 
@@ -51,7 +51,7 @@ def double_q_target(reward: torch.Tensor, done: torch.Tensor, q_next_main: torch
         ``reward = 0``, ``done = 0`` and Q-values of the *current* state.
     Reference: van Hasselt et al., AAAI 2016 (double Q-learning); Xin et al.,
         SIGIR 2020, Eq. for L_q; methods.md §1.2.
-    Taught in: sec-sqn-sac
+    Taught in: sec-recommendation-as-mdp
     """
     best = q_next_main.argmax(dim=-1, keepdim=True)             # (B, 1) selector from the main net
     q_best = q_next_target.gather(-1, best).squeeze(-1)         # (B,)   value from the target net

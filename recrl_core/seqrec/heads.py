@@ -7,7 +7,7 @@
 
 Reference: Xin et al., "Self-Supervised Reinforcement Learning for Recommender Systems",
 SIGIR 2020, Section 3 (methods.md §1.2).
-Taught in: sec-gru4rec-caser, sec-sqn-loss
+Taught in: sec-next-item-task, sec-sqn-sac
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ evaluate on the *validation* events every ``cfg.eval_every`` updates, keep the
 weights with the best validation purchase NDCG@10, and can checkpoint and
 resume exactly (same losses as an uninterrupted run).
 
-Taught in: sec-gru4rec-caser, sec-sqn-sac, sec-snqn-sa2c
+Taught in: sec-next-item-task, sec-sqn-sac, sec-snqn-sa2c
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class SupervisedConfig:
     def for_mode(cls, mode: Mode) -> "SupervisedConfig":
         """The same budget as SQNConfig / SA2CConfig in every mode, so CE gets equal training."""
         sizes = {Mode.FULL: {}, Mode.BOOK: dict(epochs=10, eval_every=100),
-                 Mode.SMOKE: dict(batch_size=64, epochs=1, eval_every=20)}[mode]
+                 Mode.SMOKE: dict(batch_size=64, epochs=1, eval_every=5)}[mode]
         return replace(cls(), **sizes)
 
 

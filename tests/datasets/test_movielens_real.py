@@ -54,3 +54,18 @@ def test_smoke_slice_is_tiny_and_deterministic(real_data_dir):
     a, b = prepare.prepare(cfg, real_data_dir), prepare.prepare(cfg, real_data_dir)
     assert len(a.encoded.frame) < 5_000 and a.num_users <= 60
     assert a.test.target.tolist() == b.test.target.tolist()
+
+
+def test_smoke_runs_leave_the_warm_up_and_evaluate(real_data_dir):
+    """In smoke mode the two-phase methods must reach phase 2, or CI would never run it."""
+    from recrl_core.data import transitions
+    from recrl_core.rl import sa2c, sqn
+    from recrl_core.train import loops
+
+    p = prepare.prepare(prepare.DataConfig.for_mode(Mode.SMOKE, genres=("Fantasy", "Romance")), real_data_dir)
+    rows = len(transitions.build_transitions(p.train, transitions.TransitionConfig(), p.encoded.pad_id))
+    for cfg in (sqn.SQNConfig.for_mode(Mode.SMOKE), sa2c.SA2CConfig.for_mode(Mode.SMOKE),
+                loops.SupervisedConfig.for_mode(Mode.SMOKE)):
+        steps = loops.total_steps(rows, cfg.batch_size, cfg.epochs)
+        assert steps >= 2 * cfg.eval_every
+        assert steps > getattr(cfg, "warmup_steps", 0)
