@@ -63,6 +63,7 @@ gpu-tests:                            ## GPU-marked tests; selecting none (exit 
 
 bench: setup data                     ## benchmarks, JSON on stdout and in bench/out/
 	$(BIN)/python bench/bench_ranking.py
+	$(BIN)/python bench/bench_training.py
 	$(BIN)/python bench/bench_commands.py
 
 clean-notebooks:                      ## strip outputs before committing
