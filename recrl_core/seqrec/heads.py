@@ -99,6 +99,10 @@ class TwoHead(nn.Module):
         state = self.encoder(items, lengths)                            # (B, H)
         return self.supervised(state), self.q(state)
 
+    def q_values(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Only the Q head, (B, N): the bootstrap passes of the SQN family need no logits."""
+        return self.q(self.encoder(items, lengths))
+
     def score(self, users: torch.Tensor, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Supervised-head scores for evaluation histories of any width.
 

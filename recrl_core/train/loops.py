@@ -148,8 +148,8 @@ def rl_step(pair: DoubleQPair, batch: dict, method: str, cfg, step: int, rng: np
     main, target = pair.networks[main_i], pair.networks[target_i]
     state, len_state = batch["state"], batch["len_state"]
     with torch.no_grad():                                               # targets carry no gradient
-        q_next_main = main(batch["next_state"], batch["len_next_state"])[1]
-        q_next_target = target(batch["next_state"], batch["len_next_state"])[1]
+        q_next_main = main.q_values(batch["next_state"], batch["len_next_state"])
+        q_next_target = target.q_values(batch["next_state"], batch["len_next_state"])
     logits, q = main(state, len_state)                                  # (B, N), (B, N)
     args = dict(logits=logits, q=q, action=batch["action"], reward=batch["reward"], done=batch["done"],
                 q_next_main=q_next_main, q_next_target=q_next_target, gamma=cfg.gamma)
@@ -162,7 +162,7 @@ def rl_step(pair: DoubleQPair, batch: dict, method: str, cfg, step: int, rng: np
         neg = torch.as_tensor(negatives.sample_negatives(batch["action"].numpy(), q.shape[1],
                                                          cfg.num_negatives, rng))  # (B, K)
         with torch.no_grad():                 # negatives keep the state: bootstrap from s_t
-            q_curr_target = target(state, len_state)[1]
+            q_curr_target = target.q_values(state, len_state)
         extra = dict(neg_actions=neg, q_curr_main=q.detach(), q_curr_target=q_curr_target,
                      weight_q=cfg.weight_q, reward_negative=cfg.reward_negative)
         if method == "snqn":
