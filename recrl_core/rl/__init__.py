@@ -1,8 +1,10 @@
-"""Reinforcement-learning pieces: TD targets, double-Q plumbing and the SQN-family losses.
+"""Reinforcement-learning pieces: TD targets, double-Q plumbing, SQN-family and PPO losses.
 
 ``targets`` (TD and double-Q targets), ``double_q`` (two networks with random
-main/target roles), ``sqn`` (SQN and SAC), ``sa2c`` (SNQN and SA2C). Losses
-are pure functions of tensors; the training loops live in ``recrl_core.train``.
+main/target roles), ``sqn`` (SQN and SAC), ``sa2c`` (SNQN and SA2C); for language
+models ``kl`` (k1/k3 estimators), ``advantages`` (GAE, whitening) and ``ppo``
+(per-token rewards, clipped policy and value losses, KL controllers). Losses are
+pure functions of tensors; the training loops live in ``recrl_core.train``.
 
-Taught in: sec-recommendation-as-mdp, sec-sqn-sac, sec-snqn-sa2c
+Taught in: sec-recommendation-as-mdp, sec-sqn-sac, sec-snqn-sa2c (the PPO pieces: Ch. 5, being written)
 """
