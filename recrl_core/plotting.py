@@ -42,6 +42,12 @@ def _inline_svg_in_kernel() -> None:
     set_matplotlib_formats("svg")
 
 
+def _metric_label(metric: str) -> str:
+    """``"ndcg@10/purchase"`` -> ``"ndcg@10 (purchase)"`` (the book's axis-label form)."""
+    name, _, group = metric.partition("/")
+    return f"{name} ({group})" if group else name
+
+
 def _axes(ax):
     import matplotlib.pyplot as plt
 
@@ -76,7 +82,7 @@ def metric_comparison(table, metric: str, *, ax=None, error: str | None = None):
     xerr = table[error] if error else None
     ax.barh(list(map(str, table.index)), values, xerr=xerr, color=PALETTE[: len(values)])
     ax.invert_yaxis()
-    ax.set_xlabel(metric.replace("/", " (") + (")" if "/" in metric else ""))
+    ax.set_xlabel(_metric_label(metric))
     return ax
 
 
@@ -152,12 +158,6 @@ def split_timeline(time, row, labels, *, ax=None, size: float = 1.0):
 
 
 # --- Chapter 2: evaluation ---
-def _metric_label(metric: str) -> str:
-    """``"ndcg@10/purchase"`` -> ``"ndcg@10 (purchase)"`` (the book's axis-label form)."""
-    name, _, group = metric.partition("/")
-    return f"{name} ({group})" if group else name
-
-
 def sampled_metric_curve(curves, *, ax=None, ylabel: str = "hr@10"):
     """One line per model: a metric against the number of sampled negatives (log x).
 

@@ -170,10 +170,7 @@ def rl_step(pair: DoubleQPair, batch: dict, method: str, cfg, step: int, rng: np
         else:
             parts = sa2c.sa2c_loss(**args, **extra, clip=cfg.clip, smooth=cfg.smooth,
                                    item_prob=item_prob, phase=1 if warm else 2)
-    optimizer = pair.optimizers[main_i] if (method != "sa2c" or warm) else pair.optimizers_phase2[main_i]
-    optimizer.zero_grad()
-    parts["loss"].backward()
-    optimizer.step()
+    pair.step(main_i, parts["loss"], phase=2 if (method == "sa2c" and not warm) else 1)
     return {k: float(v.detach()) for k, v in parts.items()}, main_i
 
 
@@ -207,7 +204,8 @@ def _run(models, optimizers, buffer, val, cfg, eval_cfg, rng, checkpoint_dir, st
     """The shared loop body: sample, update, evaluate, select, checkpoint."""
     steps = total_steps(len(buffer), cfg.batch_size, cfg.epochs)
     selector, rows, start = _Selector(), [], 0
-    best_holder = copy.deepcopy(next(iter(models.values())))
+    # a module to carry the selected weights in and out of a checkpoint (only when checkpointing)
+    best_holder = None if checkpoint_dir is None else copy.deepcopy(next(iter(models.values())))
     if checkpoint_dir is not None and (Path(checkpoint_dir) / checkpoint.STATE).is_file():
         saved = checkpoint.load(checkpoint_dir, models=models | {"best": best_holder},
                                 optimizers=optimizers, rng=rng)

@@ -102,3 +102,13 @@ def test_rank_selected_uses_the_best_weights(data):
     ranked = loops.rank_selected(_net(enc.num_items, 42), result, val, EVAL)
     res = offline.accuracy_metrics(ranked.ranks, val.behaviour, (10,))
     assert res["ndcg@10/purchase"] == pytest.approx(result.best_metric)
+
+
+@pytest.mark.parametrize("step, phase2_used", [(0, False), (10, True)])
+def test_sa2c_switches_to_the_second_optimizer_after_warm_up(data, step, phase2_used):
+    enc, buffer, _ = data
+    pair, cfg = _pair("sa2c", enc.num_items)                         # warmup_steps = 3
+    batch = buffer.sample(cfg.batch_size, np.random.default_rng(1)).to_torch()
+    _, main_i = loops.rl_step(pair, batch, "sa2c", cfg, step=step, rng=np.random.default_rng(2))
+    assert bool(pair.optimizers_phase2[main_i].state) is phase2_used    # Adam state exists once it stepped
+    assert bool(pair.optimizers[main_i].state) is not phase2_used
