@@ -31,3 +31,19 @@ def tiny_events() -> pd.DataFrame:
 
     raw = pd.read_csv(TESTS / "data" / "tiny_events.csv")
     return interactions.validate(raw, source="tiny_events.csv")
+
+
+@pytest.fixture(scope="session")
+def lm_tokenizer():
+    """SmolLM2's tokenizer (converts the offline LM into the cache once, ~20 s)."""
+    from recrl_core.llm import models
+
+    return models.load_tokenizer(models.SMOLLM2)
+
+
+@pytest.fixture
+def tiny_lm(lm_tokenizer):
+    """A random 2-layer, 64-dim Llama that shares SmolLM2's tokenizer; seeded."""
+    from recrl_core.llm import models
+
+    return models.tiny_causal_lm("llama", vocab_size=len(lm_tokenizer), seed=0, tokenizer=lm_tokenizer)

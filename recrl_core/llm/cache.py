@@ -1,0 +1,67 @@
+"""On-disk cache of expensive LLM outputs, keyed by what produced them.
+
+A key is the SHA-256 of a canonical JSON of its parts (model name, prompt or
+prompt list, generation settings, seed, template hash, ...). Each entry is one
+JSON file written atomically (temporary file, then rename), so an interrupted
+run never leaves a half-written entry, and a re-run with the same key returns
+exactly the stored value. Lives under ``config.cache_dir()/llm-outputs``.
+
+Taught in: sec-lm-as-policy
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from recrl_core import config
+from recrl_core.data.files import atomic_path
+
+
+def make_key(**parts: Any) -> str:
+    """Stable hex key of keyword parts (order-independent; values must be JSON-serialisable)."""
+    text = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class OutputCache:
+    """A folder of JSON entries for one namespace (e.g. ``"genre-task"``)."""
+
+    def __init__(self, namespace: str, root: Path | None = None):
+        self.folder = Path(root or config.cache_dir()) / "llm-outputs" / namespace
+        self.hits = 0
+        self.misses = 0
+
+    def _path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> Any | None:
+        """The stored value, or None. A corrupt entry is reported, not silently used."""
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())["value"]
+        except (json.JSONDecodeError, KeyError) as err:
+            raise ValueError(f"corrupt LLM cache entry {path}: {err}; delete the file to recompute") from err
+
+    def put(self, key: str, value: Any, parts: dict | None = None) -> None:
+        """Store ``value`` (with the key's parts, for humans) atomically."""
+        with atomic_path(self._path(key)) as tmp:
+            tmp.write_text(json.dumps({"parts": parts, "value": value}, ensure_ascii=False,
+                                      default=str) + "\n")
+
+    def __call__(self, compute: Callable[[], Any], **parts: Any) -> Any:
+        """``compute()`` once per distinct ``parts``; stored and reused afterwards."""
+        key = make_key(**parts)
+        value = self.get(key)
+        if value is None:
+            self.misses += 1
+            value = compute()
+            self.put(key, value, parts)
+        else:
+            self.hits += 1
+        return value

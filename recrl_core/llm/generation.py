@@ -1,0 +1,104 @@
+"""Generation with documented defaults, batched, returning the tensors RL needs.
+
+``GENERATION_DEFAULTS`` are the sampling settings of every RL rollout in the book
+(house-style §9): temperature 0.7 and 40 new tokens from the Shielded RecRL
+reference config, **no** top-k/top-p truncation so that the sampled tokens come
+from the policy whose log-probs PPO computes, and every parameter passed
+explicitly because transformers otherwise fills in ``top_k=50``.
+
+Taught in: sec-lm-as-policy
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+GENERATION_DEFAULTS = dict(          # RL rollouts
+    do_sample=True,
+    temperature=0.7,                 # Shielded RecRL reference config
+    top_p=1.0,                       # no nucleus truncation: samples come from pi itself
+    top_k=0,                         # transformers applies top_k=50 when unset
+    max_new_tokens=40,               # Shielded RecRL reference config
+)                                    # no min_new_tokens, no repetition penalty
+DISPLAY_GENERATION = dict(do_sample=False, max_new_tokens=60)   # text shown to readers
+
+
+@dataclass
+class Generated:
+    """A batch of prompts and sampled responses; prompts left-padded, responses right-padded."""
+    prompt_ids: torch.Tensor      # (B, P) int64
+    prompt_mask: torch.Tensor     # (B, P) 1 on real prompt tokens
+    response_ids: torch.Tensor    # (B, T) int64, pad after the end
+    response_mask: torch.Tensor   # (B, T) float, 1 up to and including the first EOS
+    texts: list[str]              # decoded responses, special tokens removed
+
+    def __len__(self) -> int:
+        return self.prompt_ids.shape[0]
+
+    def rows(self, index) -> "Generated":
+        """A sub-batch (minibatches of PPO epochs)."""
+        idx = torch.as_tensor(index, dtype=torch.long)
+        return Generated(self.prompt_ids[idx], self.prompt_mask[idx], self.response_ids[idx],
+                         self.response_mask[idx], [self.texts[i] for i in idx.tolist()])
+
+
+def response_mask(response_ids: torch.Tensor, eos_id: int) -> torch.Tensor:
+    """1.0 up to and including the first EOS of each row; rows without EOS are all valid.
+
+    The first EOS is the model's own stop action; later positions are generate's
+    padding (SmolLM2 pads with the EOS id itself, so ``ids != pad`` would be wrong).
+
+    Args:
+        response_ids: (B, T) generated tokens.
+    Returns:
+        (B, T) float mask.
+    """
+    is_eos = (response_ids == eos_id).to(torch.int64)                      # (B, T)
+    eos_before = torch.cumsum(is_eos, dim=1) - is_eos                       # EOS strictly before t
+    return (eos_before == 0).to(torch.float32)
+
+
+def _settings(settings: dict, tokenizer) -> dict:
+    kwargs = dict(settings)
+    if not kwargs.get("do_sample", False):                      # greedy: no sampling knobs at all
+        kwargs.update(temperature=None, top_p=None, top_k=None)
+    return kwargs | dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+
+
+@torch.no_grad()
+def generate(model, tokenizer, prompts: Sequence[str], settings: dict | None = None, seed: int = 0,
+             batch_size: int | None = None) -> Generated:
+    """Sample one response per prompt, ``batch_size`` prompts per ``model.generate`` call.
+
+    ``torch.manual_seed(seed)`` is called immediately before generating
+    (house-style §8), so the same seed, settings and batch size give the same text
+    on CPU. The model is put in eval mode (no dropout while sampling).
+    """
+    settings = GENERATION_DEFAULTS if settings is None else settings
+    model.eval()
+    device = next(model.parameters()).device
+    enc = tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
+    ids, mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)   # (B, P)
+    step = batch_size or len(prompts)
+    torch.manual_seed(seed)
+    outs = []
+    for start in range(0, len(prompts), step):
+        out = model.generate(input_ids=ids[start:start + step], attention_mask=mask[start:start + step],
+                             **_settings(settings, tokenizer))
+        outs.append(out[:, ids.shape[1]:])                                        # (b, T_chunk)
+    width = max(o.shape[1] for o in outs)
+    resp = torch.cat([torch.nn.functional.pad(o, (0, width - o.shape[1]), value=tokenizer.pad_token_id)
+                      for o in outs])                                             # (B, T)
+    rmask = response_mask(resp, tokenizer.eos_token_id)
+    texts = tokenizer.batch_decode(resp * rmask.long() + tokenizer.pad_token_id * (1 - rmask.long()),
+                                   skip_special_tokens=True)
+    return Generated(ids, mask, resp, rmask.to(device), [t.strip() for t in texts])
+
+
+def generate_text(model, tokenizer, prompts: Sequence[str], settings: dict | None = None,
+                  seed: int = 0, batch_size: int | None = None) -> list[str]:
+    """Only the decoded responses (defaults: :data:`DISPLAY_GENERATION`, greedy)."""
+    return generate(model, tokenizer, prompts, settings or DISPLAY_GENERATION, seed, batch_size).texts

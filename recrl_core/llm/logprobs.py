@@ -1,0 +1,82 @@
+"""Per-token log-probabilities of given continuations, and the value head PPO needs.
+
+For a prompt ``x`` (left-padded, P tokens) and response ``y`` (right-padded, T
+tokens) the logits at position P-1+t predict ``y_t``. Log-probs are taken from
+logits divided by the sampling temperature, in eval mode (house-style §9);
+otherwise the k1 KL estimate goes negative on average.
+
+Taught in: sec-lm-as-policy, sec-ppo-from-scratch
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from recrl_core.llm.generation import Generated
+
+
+def sequence_inputs(batch: Generated) -> dict[str, torch.Tensor]:
+    """``input_ids``, ``attention_mask`` and ``position_ids`` of prompt + response.
+
+    Positions count real tokens only (left padding gets position 1, as in
+    transformers' ``generate``), so scoring sees the same positions as sampling.
+    """
+    ids = torch.cat([batch.prompt_ids, batch.response_ids], dim=1)                   # (B, P+T)
+    mask = torch.cat([batch.prompt_mask, batch.response_mask.to(batch.prompt_mask.dtype)], dim=1)
+    positions = mask.long().cumsum(-1) - 1
+    positions = positions.masked_fill(mask == 0, 1)
+    return dict(input_ids=ids, attention_mask=mask, position_ids=positions)
+
+
+def _response_outputs(model, batch: Generated, hidden: bool):
+    T = batch.response_ids.shape[1]
+    out = model(**sequence_inputs(batch), logits_to_keep=T + 1, output_hidden_states=hidden)
+    logits = out.logits[:, :-1].float()                                             # (B, T, V)
+    states = out.hidden_states[-1][:, -T - 1:-1] if hidden else None                 # (B, T, H)
+    return logits, states
+
+
+def gather_logprobs(logits: torch.Tensor, tokens: torch.Tensor, temperature: float) -> torch.Tensor:
+    """log softmax(logits / τ) at ``tokens``: (B, T, V), (B, T) -> (B, T)."""
+    logp = torch.log_softmax(logits / temperature, dim=-1)
+    return logp.gather(-1, tokens[..., None]).squeeze(-1)
+
+
+def token_logprobs(model, batch: Generated, temperature: float = 1.0) -> torch.Tensor:
+    """(B, T) log π(y_t | x, y_<t), 0 on response padding. Gradient flows if enabled."""
+    logits, _ = _response_outputs(model, batch, hidden=False)
+    return gather_logprobs(logits, batch.response_ids, temperature) * batch.response_mask
+
+
+def sequence_logprob(model, batch: Generated, temperature: float = 1.0) -> torch.Tensor:
+    """(B,) log π(y | x): the sum of the token log-probs over the valid response."""
+    return token_logprobs(model, batch, temperature).sum(dim=1)
+
+
+class PolicyWithValue(nn.Module):
+    """A (LoRA) causal LM plus a scalar value head on its last hidden state.
+
+    ``forward`` returns per-token log-probs, values V(t) (the state before y_t is
+    emitted) and entropies, all (B, T) and zero on padding. The value head is the
+    only non-LoRA trainable part.
+    """
+
+    def __init__(self, lm: nn.Module):
+        super().__init__()
+        self.lm = lm
+        hidden = lm.config.hidden_size
+        self.value_head = nn.Linear(hidden, 1)
+        nn.init.zeros_(self.value_head.weight)           # V = bias = 0 at the start
+        nn.init.zeros_(self.value_head.bias)
+        ref = next(lm.parameters())
+        self.value_head.to(device=ref.device)
+
+    def forward(self, batch: Generated, temperature: float = 1.0):
+        logits, states = _response_outputs(self.lm, batch, hidden=True)
+        mask = batch.response_mask
+        logprobs = gather_logprobs(logits, batch.response_ids, temperature) * mask    # (B, T)
+        values = self.value_head(states.float()).squeeze(-1) * mask                   # (B, T)
+        logp_all = torch.log_softmax(logits / temperature, dim=-1)
+        entropy = -(logp_all.exp() * logp_all).sum(-1) * mask                         # (B, T)
+        return logprobs, values, entropy

@@ -1,0 +1,93 @@
+"""LoRA through peft: attach, count, switch off for the reference, save and load.
+
+The reference policy of PPO and GRPO is **the same model with the adapter
+disabled** (``with reference_mode(policy):``), never a deep copy: no second set
+of weights, and reference log-probs equal the base model's exactly
+(house-style §9, tested in ``tests/unit/test_lora.py``).
+
+Taught in: sec-lora
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+LLAMA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
+GPT2_TARGETS = ("c_attn",)
+
+
+@dataclass(frozen=True)
+class LoRAConfig:
+    r: int = 16                                 # rank (Public code: Shielded RecRL lora_r)
+    alpha: int = 16                             # scale alpha/r (Public code: lora_alpha)
+    dropout: float = 0.0                        # 0: log-probs are computed in eval mode anyway (house-style §9)
+    target_modules: tuple[str, ...] = LLAMA_TARGETS   # attention projections (house-style §9)
+
+
+def default_targets(model: torch.nn.Module) -> tuple[str, ...]:
+    """Attention projections of the model's family: Llama/Qwen ``*_proj`` or GPT-2 ``c_attn``."""
+    return GPT2_TARGETS if getattr(model.config, "model_type", "") == "gpt2" else LLAMA_TARGETS
+
+
+def add_lora(model: torch.nn.Module, cfg: LoRAConfig = LoRAConfig(), seed: int = 0):
+    """Wrap ``model`` in a peft LoRA model; only the ``lora_`` matrices require grad.
+
+    Targets not present in the model (e.g. ``q_proj`` on GPT-2) fall back to
+    :func:`default_targets`. The B matrices start at zero, so the wrapped model
+    computes exactly the base model's function until the first update.
+    """
+    from peft import LoraConfig, get_peft_model
+
+    names = {n.split(".")[-1] for n, _ in model.named_modules()}
+    targets = [t for t in cfg.target_modules if t in names] or list(default_targets(model))
+    torch.manual_seed(seed)                                   # A matrices: Kaiming-uniform init
+    peft_cfg = LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
+                          target_modules=targets, task_type="CAUSAL_LM",
+                          fan_in_fan_out=getattr(model.config, "model_type", "") == "gpt2")
+    return get_peft_model(model, peft_cfg)
+
+
+def trainable_parameter_names(model: torch.nn.Module) -> list[str]:
+    """Names of parameters with ``requires_grad``."""
+    return [n for n, p in model.named_parameters() if p.requires_grad]
+
+
+def trainable_fraction(model: torch.nn.Module) -> tuple[int, int, float]:
+    """``(trainable, total, trainable / total)`` with tied weights counted once."""
+    unique = {id(p): p for p in model.parameters()}.values()
+    trainable = sum(p.numel() for p in unique if p.requires_grad)
+    total = sum(p.numel() for p in unique)
+    return trainable, total, trainable / total
+
+
+def lora_parameter_count(hidden: int, layers: int, shapes: dict[str, tuple[int, int]], r: int) -> int:
+    """LoRA parameters added by hand: r·(d_in + d_out) per targeted matrix per layer.
+
+    Args:
+        shapes: target name -> (d_in, d_out) of that projection.
+    """
+    return layers * sum(r * (d_in + d_out) for d_in, d_out in shapes.values())
+
+
+@contextlib.contextmanager
+def reference_mode(model):
+    """Inside the block the LoRA adapter is off: the model *is* the reference policy."""
+    with model.disable_adapter():
+        yield model
+
+
+def save_adapter(model, path: Path) -> Path:
+    """Write only the adapter (safetensors + adapter_config.json) to ``path``."""
+    model.save_pretrained(str(path), safe_serialization=True)
+    return Path(path)
+
+
+def load_adapter(base_model: torch.nn.Module, path: Path, trainable: bool = False):
+    """Attach a saved adapter to ``base_model``; frozen unless ``trainable``."""
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(base_model, str(path), is_trainable=trainable)

@@ -1,0 +1,64 @@
+"""Prompt builders: item text of Ch. 1 in, chat-formatted strings out.
+
+Every prompt goes through the tokenizer's own chat template with
+``add_generation_prompt=True`` (house-style §9), so the same builder serves
+SmolLM2, the tiny smoke-mode models (which share its tokenizer) and the larger
+instruct models of full mode. Templates are module constants so a cache key
+can include their text.
+
+Taught in: sec-lm-as-policy
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+SYSTEM = "You are a concise movie and music recommendation assistant."
+
+GENRE_TEMPLATE = ("A user recently enjoyed: {history}.\n"
+                  "In one short sentence, tell the user which kind of movie to watch next.")
+CHOICE_TEMPLATE = ("A user recently enjoyed: {history}.\n"
+                   "Candidates:\n{candidates}\n"
+                   "Which one candidate will the user like most? Answer with its title.")
+EXPLAIN_TEMPLATE = ("A user recently enjoyed: {history}.\n"
+                    "We recommend {title} ({genres}).\n"
+                    "In one or two sentences, explain why this user will like it.")
+
+
+def chat(tokenizer, user: str, system: str | None = SYSTEM) -> str:
+    """One user turn in the model's chat template, ending where the assistant starts."""
+    messages = ([{"role": "system", "content": system}] if system else []) + \
+        [{"role": "user", "content": user}]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def join_titles(titles: Sequence[str], limit: int = 5) -> str:
+    """The last ``limit`` titles, oldest first, comma-separated."""
+    return ", ".join(list(titles)[-limit:])
+
+
+def genre_prompt(tokenizer, history_titles: Sequence[str], limit: int = 5) -> str:
+    """Ch. 5 toy task: ask for the kind of movie to watch next."""
+    return chat(tokenizer, GENRE_TEMPLATE.format(history=join_titles(history_titles, limit)))
+
+
+def choice_prompt(tokenizer, history_titles: Sequence[str], candidates: Sequence[str],
+                  limit: int = 5) -> str:
+    """Candidate choice (iALP/LAAC): numbered candidate titles after the history."""
+    listing = "\n".join(f"{i + 1}. {c}" for i, c in enumerate(candidates))
+    return chat(tokenizer, CHOICE_TEMPLATE.format(history=join_titles(history_titles, limit),
+                                                  candidates=listing))
+
+
+def explanation_prompt(tokenizer, history_titles: Sequence[str], title: str, genres: Sequence[str],
+                       limit: int = 5) -> str:
+    """Shielded RecRL: explain one recommended item to one user."""
+    return chat(tokenizer, EXPLAIN_TEMPLATE.format(history=join_titles(history_titles, limit),
+                                                   title=title, genres=", ".join(genres)))
+
+
+def template_hash() -> str:
+    """Short hash of every template here: part of LLM-output cache keys."""
+    text = "\n".join([SYSTEM, GENRE_TEMPLATE, CHOICE_TEMPLATE, EXPLAIN_TEMPLATE])
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

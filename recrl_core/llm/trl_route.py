@@ -1,0 +1,114 @@
+"""The library route: the same reward optimised with trl's GRPO or RLOO trainer.
+
+trl 1.16 has no PPO (stack.md §4.1), but its GRPO and RLOO trainers take plain
+Python reward functions ``f(completions, prompts, **kwargs) -> list[float]``,
+so a task's reward is shared between our PPO and trl. The CPU settings that
+matter are set here once: ``use_cpu``, ``bf16=False`` (bf16 is ~2x slower on
+CPU), ``report_to="none"``, no checkpoints, and a model *path* (with β > 0 trl
+rebuilds the reference from the path; an in-memory model crashes, stack.md §4.2).
+With a LoRA ``peft_config`` the reference is the adapter-disabled model, as in
+our PPO.
+
+Taught in: sec-trl-grpo
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import ClassVar
+
+from recrl_core.config import Mode
+from recrl_core.llm import lora
+
+
+@dataclass(frozen=True)
+class TRLConfig:
+    algorithm: str = "grpo"         # "grpo" | "rloo" (Proposed: the library route of Ch. 5)
+    lr: float = 3e-5                # Adam learning rate, as our PPOConfig (Public code: Shielded RecRL)
+    steps: int = 64                 # optimizer steps (Proposed)
+    prompts_per_step: int = 8       # distinct prompts per step (Proposed)
+    num_generations: int = 4        # completions per prompt = group size, >= 2 (trl)
+    max_new_tokens: int = 40        # as GENERATION_DEFAULTS (house-style §9)
+    temperature: float = 0.7        # as GENERATION_DEFAULTS (house-style §9)
+    beta: float = 0.05              # KL coefficient, as PPOConfig.kl_coef (Public code: kl_beta)
+    clip_range: float = 0.2         # epsilon (Schulman et al. 2017)
+    seed: int = 0
+
+    SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("steps", "prompts_per_step")
+
+    def __post_init__(self):
+        if self.algorithm not in ("grpo", "rloo"):
+            raise ValueError(f"algorithm must be 'grpo' or 'rloo', got {self.algorithm!r}")
+        if self.num_generations < 2:
+            raise ValueError("num_generations must be >= 2: group baselines need two completions")
+
+    @property
+    def completions_per_step(self) -> int:
+        """trl's ``per_device_train_batch_size`` counts completions, not prompts."""
+        return self.prompts_per_step * self.num_generations
+
+    @classmethod
+    def for_mode(cls, mode: Mode) -> "TRLConfig":
+        sizes = {Mode.FULL: {}, Mode.BOOK: dict(steps=8, prompts_per_step=4),
+                 Mode.SMOKE: dict(steps=2, prompts_per_step=2)}[mode]
+        return replace(cls(), **sizes)
+
+
+def trainer_args(cfg: TRLConfig, output_dir: Path, device: str = "cpu"):
+    """GRPOConfig / RLOOConfig with the book's settings and the CPU traps avoided."""
+    from trl import GRPOConfig, RLOOConfig
+
+    common = dict(output_dir=str(output_dir), learning_rate=cfg.lr, max_steps=cfg.steps,
+                  per_device_train_batch_size=cfg.completions_per_step, gradient_accumulation_steps=1,
+                  num_generations=cfg.num_generations, max_completion_length=cfg.max_new_tokens,
+                  temperature=cfg.temperature, top_p=1.0, top_k=0, beta=cfg.beta, epsilon=cfg.clip_range,
+                  seed=cfg.seed, logging_steps=1, save_strategy="no", report_to="none",
+                  disable_tqdm=True, use_cpu=device == "cpu", bf16=device != "cpu" and _bf16_ok())
+    return (GRPOConfig if cfg.algorithm == "grpo" else RLOOConfig)(**common)
+
+
+def _bf16_ok() -> bool:
+    import torch
+
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def peft_config(model_type: str, cfg: lora.LoRAConfig):
+    """peft LoraConfig equal to what :func:`recrl_core.llm.lora.add_lora` builds."""
+    from peft import LoraConfig
+
+    gpt2 = model_type == "gpt2"
+    targets = list(lora.GPT2_TARGETS if gpt2 else cfg.target_modules)
+    return LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=targets,
+                      task_type="CAUSAL_LM", fan_in_fan_out=gpt2)
+
+
+def train(model_dir: str | Path, tokenizer, prompts: list[str], reward_fn, cfg: TRLConfig,
+          lora_cfg: lora.LoRAConfig, output_dir: Path, device: str = "cpu"):
+    """Run GRPO or RLOO for ``cfg.steps`` steps; returns ``(trainer, log, seconds)``.
+
+    Args:
+        model_dir: a saved model folder (never an in-memory model, see module docs).
+        prompts: chat-formatted prompt strings; trl samples them (seeded).
+        reward_fn: ``f(completions, prompts, **kwargs) -> list[float]``.
+    Returns:
+        the trainer (``trainer.model`` is the LoRA policy), ``trainer.state.log_history``
+        (one dict per step: ``reward``, ``kl``, ``completions/mean_length``, ...) and the
+        wall time of ``trainer.train()``.
+    """
+    from datasets import Dataset
+    from transformers import AutoConfig
+    from trl import GRPOTrainer, RLOOTrainer
+
+    model_type = AutoConfig.from_pretrained(str(model_dir)).model_type
+    trainer_cls = GRPOTrainer if cfg.algorithm == "grpo" else RLOOTrainer
+    trainer = trainer_cls(model=str(model_dir), reward_funcs=[reward_fn],
+                          args=trainer_args(cfg, output_dir, device),
+                          train_dataset=Dataset.from_dict({"prompt": list(prompts)}),
+                          processing_class=tokenizer, peft_config=peft_config(model_type, lora_cfg))
+    t0 = time.perf_counter()
+    trainer.train()
+    return trainer, [row for row in trainer.state.log_history if "reward" in row], \
+        time.perf_counter() - t0

@@ -1,0 +1,177 @@
+"""Token-level PPO for a language model: rollout -> per-token rewards -> GAE -> epochs.
+
+The loop of methods.md §5.4 around the pure losses of :mod:`recrl_core.rl.ppo`:
+sample with the policy (adapter on), score the same tokens with the policy and
+the reference (adapter off), add the sequence reward at the last token minus
+β·KL on every token, estimate advantages with GAE, then run ``ppo_epochs``
+passes of clipped policy + value loss over shuffled minibatches with gradient
+accumulation and norm clipping. Reward functions are plain Python callables
+``reward_fn(texts, prompts) -> list[float]``. Imports transformers (through
+:mod:`recrl_core.llm`); used only by the LLM chapters.
+
+Taught in: sec-ppo-from-scratch
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from recrl_core.llm import generation, lora
+from recrl_core.llm.logprobs import PolicyWithValue, token_logprobs
+from recrl_core.rl import advantages, kl, ppo
+from recrl_core.train import checkpoint
+
+RewardFn = Callable[[list[str], list[str]], Sequence[float]]
+
+
+@dataclass
+class Rollout:
+    """One batch of experience; every tensor is (B, T) over response tokens unless noted."""
+    batch: generation.Generated
+    prompts: list[str]
+    logprobs: torch.Tensor        # log π_old(y_t), at sampling temperature
+    ref_logprobs: torch.Tensor    # log π_ref(y_t), adapter off
+    values: torch.Tensor          # V_old(t)
+    scores: torch.Tensor          # (B,) R(x, y)
+
+
+def rollout_settings(cfg: ppo.PPOConfig) -> dict:
+    """Generation settings of RL rollouts from the config (house-style §9 defaults)."""
+    return generation.GENERATION_DEFAULTS | dict(temperature=cfg.temperature, top_p=cfg.top_p,
+                                                 max_new_tokens=cfg.max_new_tokens)
+
+
+@torch.no_grad()
+def collect(policy: PolicyWithValue, tokenizer, prompts: list[str], reward_fn: RewardFn,
+            cfg: ppo.PPOConfig, seed: int) -> Rollout:
+    """Sample, score under policy and reference, and compute the sequence rewards."""
+    policy.eval()
+    batch = generation.generate(policy.lm, tokenizer, prompts, rollout_settings(cfg), seed=seed)
+    parts = [policy(batch.rows(idx), cfg.temperature) for idx in _chunks(len(batch), cfg.minibatch_size)]
+    logp, values = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    with lora.reference_mode(policy.lm):
+        ref = torch.cat([token_logprobs(policy.lm, batch.rows(idx), cfg.temperature)
+                         for idx in _chunks(len(batch), cfg.minibatch_size)])
+    scores = torch.as_tensor(list(reward_fn(batch.texts, prompts)), dtype=torch.float32)
+    return Rollout(batch, prompts, logp, ref, values, scores.to(logp.device))
+
+
+def _chunks(n: int, size: int) -> list[np.ndarray]:
+    return [np.arange(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+def ppo_update(policy: PolicyWithValue, optimizer: torch.optim.Optimizer, roll: Rollout,
+               cfg: ppo.PPOConfig, kl_coef: float, rng: np.random.Generator) -> dict:
+    """Advantages from the rollout, then ``ppo_epochs`` clipped-PPO passes; returns stats."""
+    mask = roll.batch.response_mask
+    rewards, kl_t = ppo.per_token_rewards(roll.scores, roll.logprobs, roll.ref_logprobs, mask,
+                                          kl_coef, cfg.kl_estimator)
+    adv, returns = advantages.gae(rewards, roll.values, mask, cfg.gamma, cfg.lam)
+    adv = advantages.whiten(adv, mask)
+    logs: list[dict] = []
+    params = [p for p in policy.parameters() if p.requires_grad]
+    for _ in range(cfg.ppo_epochs):
+        minibatches = _chunks(len(roll.batch), cfg.minibatch_size)
+        order = rng.permutation(len(roll.batch))
+        for i, idx in enumerate(minibatches):
+            rows = torch.as_tensor(order[idx])
+            logs.append(_minibatch_step(policy, roll, rows, adv, returns, cfg))
+            if (i + 1) % cfg.grad_accum == 0 or i + 1 == len(minibatches):
+                logs[-1]["ppo/grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm))
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+    return _summary(roll, kl_t, rewards, kl_coef, logs)
+
+
+def _minibatch_step(policy, roll: Rollout, rows: torch.Tensor, adv, returns, cfg) -> dict:
+    sub = roll.batch.rows(rows)
+    logp, values, entropy = policy(sub, cfg.temperature)
+    m = sub.response_mask
+    loss_pi, s_pi = ppo.clipped_policy_loss(logp, roll.logprobs[rows], adv[rows], m, cfg.clip_range)
+    loss_v, s_v = ppo.value_loss(values, roll.values[rows], returns[rows], m, cfg.value_clip_range)
+    ((loss_pi + cfg.vf_coef * loss_v) / cfg.grad_accum).backward()
+    stats = {k: float(v) for k, v in (s_pi | s_v).items()}
+    stats["policy/entropy"] = float(advantages.masked_mean(entropy.detach(), m))
+    return stats
+
+
+def _summary(roll: Rollout, kl_t, rewards, kl_coef: float, logs: list[dict]) -> dict:
+    mask = roll.batch.response_mask
+    k1 = kl.kl_k1(roll.logprobs, roll.ref_logprobs) * mask
+    k3 = kl.kl_k3(roll.logprobs, roll.ref_logprobs) * mask
+    out = {key: float(np.mean([log[key] for log in logs if key in log])) for key in logs[0]}
+    out["ppo/grad_norm"] = float(np.mean([log["ppo/grad_norm"] for log in logs if "ppo/grad_norm" in log]))
+    return out | {
+        "objective/score": float(roll.scores.mean()),
+        "objective/kl": float(k1.sum(1).mean()),              # nats per sequence, k1
+        "objective/kl_k3": float(k3.sum(1).mean()),
+        "objective/non_score_reward": float((-kl_coef * kl_t).sum(1).mean()),
+        "objective/kl_coef": kl_coef,
+        "objective/logprob": float(roll.logprobs.sum(1).mean()),
+        "response/length": float(mask.sum(1).mean()),
+    }
+
+
+def make_policy(lm, lora_cfg: lora.LoRAConfig, seed: int = 0) -> PolicyWithValue:
+    """LoRA on ``lm`` plus a zero-initialised value head; only those require grad."""
+    return PolicyWithValue(lora.add_lora(lm, lora_cfg, seed=seed))
+
+
+class _Trainable:
+    """Only the trainable tensors of a policy, for checkpoints (the base LM is never copied)."""
+
+    def __init__(self, policy: torch.nn.Module):
+        self.policy = policy
+
+    def state_dict(self) -> dict:
+        return {n: p.detach() for n, p in self.policy.named_parameters() if p.requires_grad}
+
+    def load_state_dict(self, weights: dict) -> None:
+        params = dict(self.policy.named_parameters())
+        with torch.no_grad():
+            for name, value in weights.items():
+                params[name].copy_(value)
+
+
+def fit_ppo(policy: PolicyWithValue, tokenizer, prompts: Sequence[str], reward_fn: RewardFn,
+            cfg: ppo.PPOConfig, updates: int, checkpoint_dir: Path | None = None,
+            progress: bool = True) -> list[dict]:
+    """``updates`` rounds of rollout + PPO update on prompts drawn (seeded) from ``prompts``.
+
+    With ``checkpoint_dir`` the trainable weights, optimizer, KL coefficient, both
+    RNGs and the history are saved after every update, and a run resumes exactly.
+    Returns the history: one dict of logged statistics per update.
+    """
+    from tqdm.auto import tqdm
+
+    rng = np.random.default_rng(cfg.seed)
+    params = [p for p in policy.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=cfg.lr)
+    kl_ctl = ppo.AdaptiveKL(cfg.kl_coef, cfg.kl_target, cfg.kl_horizon) if cfg.adaptive_kl \
+        else ppo.FixedKL(cfg.kl_coef)
+    history: list[dict] = []
+    if checkpoint_dir is not None and Path(checkpoint_dir).exists():
+        state = checkpoint.load(checkpoint_dir, models={"policy": _Trainable(policy)},
+                                optimizers={"adam": optimizer}, rng=rng)
+        history = state["history"]
+        kl_ctl.value = history[-1]["next/kl_coef"] if history else kl_ctl.value
+    for step in tqdm(range(len(history), updates), desc="PPO", disable=not progress):
+        t0 = time.perf_counter()
+        chosen = [prompts[i] for i in rng.choice(len(prompts), size=cfg.rollout_batch, replace=True)]
+        roll = collect(policy, tokenizer, chosen, reward_fn, cfg, seed=int(rng.integers(2**31)))
+        stats = ppo_update(policy, optimizer, roll, cfg, kl_ctl.value, rng)
+        kl_ctl.update(stats["objective/kl"], cfg.rollout_batch)
+        history.append(stats | {"step": step, "next/kl_coef": kl_ctl.value,
+                                "time/update_s": time.perf_counter() - t0,
+                                "time/tokens": float(roll.batch.response_mask.sum())})
+        if checkpoint_dir is not None:
+            checkpoint.save(checkpoint_dir, models={"policy": _Trainable(policy)},
+                            optimizers={"adam": optimizer}, rng=rng, step=step + 1,
+                            config=asdict(cfg), history=history)
+    return history
