@@ -59,7 +59,7 @@ site:                                 ## the website in MODE (default smoke), in
 	RECRL_MODE=$(MODE) $(OFFLINE) $(BIN)/jupyter-book build . -W --keep-going --path-output _build/$(MODE)
 
 gpu-tests:                            ## GPU-marked tests; selecting none (exit 5) is fine on a CPU machine
-	@$(SMOKE) $(BIN)/pytest -q -m gpu; rc=$$?; if [ $$rc -eq 5 ]; then echo "no GPU tests selected (ok)"; exit 0; fi; exit $$rc
+	@RECRL_GPU_TESTS=1 $(SMOKE) $(BIN)/pytest -q -m gpu; rc=$$?; if [ $$rc -eq 5 ]; then echo "no GPU tests selected (ok)"; exit 0; fi; exit $$rc
 
 bench: setup data                     ## benchmarks, JSON on stdout and in bench/out/
 	$(BIN)/python bench/bench_ranking.py

@@ -14,7 +14,8 @@ os.environ["RECRL_MODE"] = "smoke"
 for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "TQDM_DISABLE"):
     os.environ[_name] = "1"
 os.environ.setdefault("MPLBACKEND", "Agg")
-os.environ["CUDA_VISIBLE_DEVICES"] = ""
+if os.environ.get("RECRL_GPU_TESTS") != "1":      # `make gpu-tests` sets it; everything else is CPU-only
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 TESTS = Path(__file__).resolve().parent
 

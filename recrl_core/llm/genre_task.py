@@ -1,7 +1,7 @@
 """Chapter 5's toy RL task: name the genre a user prefers, rewarded by a rule.
 
-A prompt shows a MovieLens user's last few titles and asks which kind of movie
-to watch next. The reward is 1 when the reply names the user's **target genre**
+A prompt shows a MovieLens user's last few titles, each with its genres, and
+asks which kind of movie to watch next. The reward is 1 when the reply names the user's **target genre**
 (the most frequent genre among the shown titles; ties by the genre's overall
 frequency, then by name) and 0 otherwise. It is a plain Python callable, so our
 PPO and TRL's GRPO optimise the same function. Genre words are matched on word
@@ -83,7 +83,8 @@ def build_genre_task(ratings: pd.DataFrame, movies: pd.DataFrame, tokenizer, num
                      history: int = 5, seed: int = 0) -> GenreTask:
     """One prompt per user for ``num_users`` users drawn with ``seed``.
 
-    Each prompt lists the user's ``history`` most recent titles (oldest first).
+    Each prompt lists the user's ``history`` most recent titles (oldest first), each
+    followed by its genres in brackets.
     Users whose shown titles carry no genre are skipped.
     """
     genres = movies.set_index("item")["genres"]
@@ -99,7 +100,8 @@ def build_genre_task(ratings: pd.DataFrame, movies: pd.DataFrame, tokenizer, num
         shown = [genres[i] for i in items]
         if not any(g in GENRE_WORDS for gs in shown for g in gs):
             continue
-        out_p.append(prompt_lib.genre_prompt(tokenizer, [titles[i] for i in items], limit=history))
+        shown_text = [prompt_lib.with_genres(titles[i], genres[i]) for i in items]
+        out_p.append(prompt_lib.genre_prompt(tokenizer, shown_text, limit=history))
         out_t.append(target_genre(shown, overall))
         out_u.append(int(user))
         if len(out_p) == num_users:

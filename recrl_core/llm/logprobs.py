@@ -29,9 +29,24 @@ def sequence_inputs(batch: Generated) -> dict[str, torch.Tensor]:
     return dict(input_ids=ids, attention_mask=mask, position_ids=positions)
 
 
+# cuDNN's fused attention (torch's default SDPA backend for bf16 on recent NVIDIA GPUs) returns NaN
+# *gradients* for the fully masked query rows that left padding creates; the forward pass looks fine.
+# Measured on an H100 (torch 2.11): 10 of 10 LoRA gradient tensors NaN with the default choice, none
+# with the memory-efficient or math kernels (tests/gpu/test_cuda_llm.py). So scoring and training
+# exclude the cuDNN backend; on CPU this changes nothing.
+_SAFE_SDPA = ("EFFICIENT_ATTENTION", "FLASH_ATTENTION", "MATH")
+
+
+def _attention_without_cudnn():
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel([getattr(SDPBackend, name) for name in _SAFE_SDPA])
+
+
 def _response_outputs(model, batch: Generated, hidden: bool):
     T = batch.response_ids.shape[1]
-    out = model(**sequence_inputs(batch), logits_to_keep=T + 1, output_hidden_states=hidden)
+    with _attention_without_cudnn():
+        out = model(**sequence_inputs(batch), logits_to_keep=T + 1, output_hidden_states=hidden)
     logits = out.logits[:, :-1].float()                                             # (B, T, V)
     states = out.hidden_states[-1][:, -T - 1:-1] if hidden else None                 # (B, T, H)
     return logits, states

@@ -110,11 +110,20 @@ def model_path(name: str) -> str:
     return HUB_ALIASES.get(name, name)
 
 
+def tokenizer_path(name: str) -> str:
+    """Where the tokenizer of ``name`` loads from. SmolLM2's (also used by the tiny models)
+    needs only the tokenizer files of the converted folder, not its weights."""
+    if name in TINY or name == SMOLLM2:
+        folder = Path(config.cache_dir()) / SMOLLM2_FOLDER
+        return str(folder if (folder / "tokenizer.json").is_file() else converted_smollm2())
+    return model_path(name)
+
+
 def load_tokenizer(name: str = SMOLLM2):
     """Tokenizer for ``name`` with left padding (batched generation); tiny models use SmolLM2's."""
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(model_path(SMOLLM2 if name in TINY else name))
+    tok = AutoTokenizer.from_pretrained(tokenizer_path(name))
     tok.padding_side = "left"
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
@@ -175,3 +184,15 @@ def load_lm(name: str = SMOLLM2, device: str = "cpu", dtype: torch.dtype | None 
 def parameter_count(model: torch.nn.Module) -> int:
     """Number of distinct parameters (tied embeddings counted once)."""
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+
+
+MODE_MODELS = {"smoke": "tiny-llama", "book": SMOLLM2, "full": "qwen2.5-0.5b"}
+
+
+def lm_for_mode(mode, override: str | None = None) -> str:
+    """Model name per run size: tiny random (smoke), SmolLM2 (book), a 0.5B instruct model (full).
+
+    ``override`` (a name, alias, folder or hub id) wins, e.g. from a ``RECRL_LM``
+    variable read by the notebook: full-mode users pick their own model.
+    """
+    return override or MODE_MODELS[getattr(mode, "value", mode)]

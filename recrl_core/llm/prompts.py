@@ -38,8 +38,13 @@ def join_titles(titles: Sequence[str], limit: int = 5) -> str:
     return ", ".join(list(titles)[-limit:])
 
 
+def with_genres(title: str, genres: Sequence[str]) -> str:
+    """ "Heat (1995) [Action, Crime, Thriller]": a title with its genres for a prompt."""
+    return f"{title} [{', '.join(genres)}]" if len(genres) else title
+
+
 def genre_prompt(tokenizer, history_titles: Sequence[str], limit: int = 5) -> str:
-    """Ch. 5 toy task: ask for the kind of movie to watch next."""
+    """Ch. 5 toy task: ask for the kind of movie to watch next (titles may carry genres)."""
     return chat(tokenizer, GENRE_TEMPLATE.format(history=join_titles(history_titles, limit)))
 
 

@@ -35,6 +35,6 @@ def test_build_task_uses_the_most_recent_titles(lm_tokenizer):
     ratings = pd.DataFrame({"user": [7, 7, 7, 8], "item": [1, 2, 3, 4], "time": [1, 2, 3, 1]})
     task = genre_task.build_genre_task(ratings, movies, lm_tokenizer, num_users=5, history=2)
     assert task.users == [7] and task.targets == ["Horror"]                  # user 8 has no genre
-    assert "B (1991), C (1992)" in task.prompts[0] and "A (1990)" not in task.prompts[0]
+    assert "B (1991) [Horror], C (1992) [Horror]" in task.prompts[0] and "A (1990)" not in task.prompts[0]
     assert task.reward(["a horror film"], task.prompts) == [1.0]
     assert task.trl_reward(completions=["a comedy"], prompts=task.prompts) == [0.0]
