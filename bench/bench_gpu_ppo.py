@@ -10,15 +10,13 @@ precision from ``pick_dtype``. Reports seconds for collection and update, tokens
 per second and peak GPU memory; the CPU fp32 time of the same update for the
 135M shape is the baseline when ``--cpu-baseline`` is given.
 
-Prints JSON (and writes ``bench/out/gpu_ppo.json`` unless ``--out -``).
+Prints JSON and writes ``bench/out/gpu_ppo.json``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 
 def measure(shape: str, device: str, rounds: int) -> dict:
@@ -86,12 +84,9 @@ def main() -> None:
         runs += [measure(s, "cuda", args.rounds) for s in ("smollm2-135m", "qwen2.5-0.5b-shape")]
     if args.cpu_baseline or not runs:
         runs.append(measure("smollm2-135m", "cpu", 1))
-    text = json.dumps({"benchmark": "PPO rollout + update at full-mode sizes", "runs": runs,
-                       "torch": torch.__version__}, indent=1)
-    print(text)
-    if args.out != "-":
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
+    from recrl_core import results
+
+    results.write_report({"benchmark": "PPO rollout + update at full-mode sizes", "runs": runs}, args.out)
 
 
 if __name__ == "__main__":

@@ -157,20 +157,12 @@ def main() -> None:
                          "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
         print(json.dumps(result))
         return
-    import platform
+    from recrl_core import results
 
-    import torch
-
-    report = {"benchmark": "LLM: generation, PPO update, PPO vs GRPO (Ch. 5 genre task)", "model": args.model,
-              **{part: child(part, args.model, args.updates) for part in ("generation", "ppo", "ppo_vs_grpo")},
-              "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-              "torch": torch.__version__}
-    text = json.dumps(report, indent=1)
-    print(text)
-    from recrl_core.data.files import atomic_path
-
-    with atomic_path(args.out) as tmp:
-        tmp.write_text(text + "\n")
+    results.write_report({"benchmark": "LLM: generation, PPO update, PPO vs GRPO (Ch. 5 genre task)",
+                          "model": args.model,
+                          **{part: child(part, args.model, args.updates)
+                             for part in ("generation", "ppo", "ppo_vs_grpo")}}, args.out)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,6 @@ Usage: ``RECRL_DATA_DIR=... python bench/bench_ranking.py [--naive-limit 2000]``
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import resource
 import time
 from pathlib import Path
@@ -28,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from recrl_core import config, hardware
+from recrl_core import config, results
 from recrl_core.baselines import mf
 from recrl_core.config import Mode
-from recrl_core.data import files, prepare
+from recrl_core.data import prepare
 from recrl_core.eval import offline
 
 
@@ -84,14 +82,8 @@ def main() -> None:
                       args.naive_limit),
             bench_one("ml-latest-small (all)", prepare.DataConfig.for_mode(Mode.BOOK), data_dir,
                       args.naive_limit)]
-    report = {"benchmark": "full-ranking evaluation, implicit ALS (fold-in scoring)", "runs": runs,
-              "peak_rss_mb": round(peak_rss_mb(), 1), "torch_threads": torch.get_num_threads(),
-              "hardware": hardware.describe(), "python": platform.python_version(),
-              "torch": torch.__version__}
-    text = json.dumps(report, indent=2)
-    print(text)
-    with files.atomic_path(args.out) as tmp:
-        tmp.write_text(text + "\n")
+    results.write_report({"benchmark": "full-ranking evaluation, implicit ALS (fold-in scoring)", "runs": runs,
+                          "peak_rss_mb": round(peak_rss_mb(), 1)}, args.out)
 
 
 if __name__ == "__main__":

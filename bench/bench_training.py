@@ -109,20 +109,10 @@ def main() -> None:
     ce = {r["backbone"]: r["s_per_update"] for r in runs if r["method"] == "ce"}
     for r in runs:
         r["overhead_vs_ce"] = round(r["s_per_update"] / ce[r["backbone"]], 2)
-    import platform
+    from recrl_core import results
 
-    import torch
-
-    report = {"benchmark": "training throughput, whole ml-latest-small, batch 256",
-              "runs": runs, "sasrec_sqn_epoch": run_child("sasrec", "sqn", args.steps, epoch=True),
-              "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-              "torch": torch.__version__}
-    text = json.dumps(report, indent=1)
-    print(text)
-    from recrl_core.data.files import atomic_path
-
-    with atomic_path(args.out) as tmp:
-        tmp.write_text(text + "\n")
+    results.write_report({"benchmark": "training throughput, whole ml-latest-small, batch 256", "runs": runs,
+                          "sasrec_sqn_epoch": run_child("sasrec", "sqn", args.steps, epoch=True)}, args.out)
 
 
 if __name__ == "__main__":

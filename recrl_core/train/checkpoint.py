@@ -13,13 +13,13 @@ Taught in: sec-sqn-sac
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
+
+from recrl_core.data.files import atomic_dir
 
 TENSORS, STATE = "tensors.safetensors", "state.json"
 
@@ -61,17 +61,9 @@ def save(path: Path, *, models: dict[str, torch.nn.Module], optimizers: dict[str
     tensors["rng.torch"] = torch.get_rng_state()
     state = {"step": step, "config": config, "optimizers": meta, "history": history,
              "numpy_rng": rng.bit_generator.state}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    with atomic_dir(path) as staging:
         save_file(tensors, str(staging / TENSORS))
         (staging / STATE).write_text(json.dumps(state, indent=1, default=_json_default) + "\n")
-        if path.exists():
-            shutil.rmtree(path)
-        staging.rename(path)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return path
 
 

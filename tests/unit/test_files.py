@@ -74,3 +74,18 @@ def test_sha256_of_known_bytes(tmp_path):
     path = tmp_path / "abc"
     path.write_bytes(b"abc")
     assert files.sha256(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_atomic_dir_replaces_whole_or_not_at_all(tmp_path):
+    from recrl_core.data.files import atomic_dir
+
+    target = tmp_path / "model"
+    with atomic_dir(target) as staging:
+        (staging / "a.txt").write_text("v1")
+    assert (target / "a.txt").read_text() == "v1"
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target) as staging:
+            (staging / "a.txt").write_text("half")
+            raise RuntimeError("crash while writing")
+    assert (target / "a.txt").read_text() == "v1"                       # the old folder survives
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]            # no staging folder left
