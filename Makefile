@@ -64,6 +64,9 @@ gpu-tests:                            ## GPU-marked tests; selecting none (exit 
 bench: setup data                     ## benchmarks, JSON on stdout and in bench/out/
 	$(BIN)/python bench/bench_ranking.py
 	$(BIN)/python bench/bench_training.py
+	$(BIN)/python bench/bench_envs.py
+	$(BIN)/python bench/bench_llm.py
+	$(BIN)/python bench/bench_gpu_ppo.py
 	$(BIN)/python bench/bench_commands.py
 
 clean-notebooks:                      ## strip outputs before committing

@@ -82,8 +82,11 @@ def main() -> None:
     runs = []
     if torch.cuda.is_available():
         runs += [measure(s, "cuda", args.rounds) for s in ("smollm2-135m", "qwen2.5-0.5b-shape")]
-    if args.cpu_baseline or not runs:
+    if args.cpu_baseline:                     # minutes on a 2-core CPU: only on request
         runs.append(measure("smollm2-135m", "cpu", 1))
+    if not runs:
+        print('{"skipped": "no CUDA GPU; pass --cpu-baseline to time the CPU"}')
+        return
     from recrl_core import results
 
     results.write_report({"benchmark": "PPO rollout + update at full-mode sizes", "runs": runs}, args.out)

@@ -10,12 +10,16 @@ from recrl_core import config
 from recrl_core.baselines import itemknn, mf
 from recrl_core.config import Mode
 from recrl_core.data import prepare, transitions
+from recrl_core.envs import grounded, interest
 from recrl_core.eval import offline
-
-from recrl_core.train import loops
+from recrl_core.llm import trl_route
+from recrl_core.rl import ppo
+from recrl_core.train import loops, online
 
 CONFIGS = [prepare.DataConfig, offline.EvalConfig, transitions.TransitionConfig,
-           itemknn.ItemKNNConfig, mf.ALSConfig, loops.SupervisedConfig, loops.SeedsConfig]
+           itemknn.ItemKNNConfig, mf.ALSConfig, loops.SupervisedConfig, loops.SeedsConfig,
+           ppo.PPOConfig, trl_route.TRLConfig, interest.InterestEnvConfig, grounded.GroundedConfig,
+           online.A2CConfig]
 
 
 @pytest.mark.parametrize("cls", CONFIGS, ids=lambda c: c.__name__)
