@@ -4,7 +4,8 @@ trl 1.16 has no PPO (stack.md §4.1), but its GRPO and RLOO trainers take plain
 Python reward functions ``f(completions, prompts, **kwargs) -> list[float]``,
 so a task's reward is shared between our PPO and trl. The CPU settings that
 matter are set here once: ``use_cpu``, ``bf16=False`` (bf16 is ~2x slower on
-CPU), ``report_to="none"``, no checkpoints, and a model *path* (with β > 0 trl
+CPU), ``report_to="none"``, no checkpoints, no gradient checkpointing (trl turns
+it on by default), and a model *path* (with β > 0 trl
 rebuilds the reference from the path; an in-memory model crashes, stack.md §4.2).
 With a LoRA ``peft_config`` the reference is the adapter-disabled model, as in
 our PPO.
@@ -65,7 +66,9 @@ def trainer_args(cfg: TRLConfig, output_dir: Path, device: str = "cpu"):
                   num_generations=cfg.num_generations, max_completion_length=cfg.max_new_tokens,
                   temperature=cfg.temperature, top_p=1.0, top_k=0, beta=cfg.beta, epsilon=cfg.clip_range,
                   seed=cfg.seed, logging_steps=1, save_strategy="no", report_to="none",
-                  disable_tqdm=True, use_cpu=device == "cpu", bf16=device != "cpu" and _bf16_ok())
+                  disable_tqdm=True, use_cpu=device == "cpu", bf16=device != "cpu" and _bf16_ok(),
+                  gradient_checkpointing=False)     # trl's default (True) recomputes activations: slower, and
+                                                    # memory is not the constraint at these sizes
     return (GRPOConfig if cfg.algorithm == "grpo" else RLOOConfig)(**common)
 
 

@@ -42,3 +42,8 @@ def test_two_steps_with_lora_and_kl(algorithm, tmp_path, tiny_lm, lm_tokenizer):
     names = lora.trainable_parameter_names(trainer.model)
     assert names and all("lora_" in n for n in names)
     assert seconds > 0
+
+
+def test_no_gradient_checkpointing(tmp_path):
+    args = trl_route.trainer_args(trl_route.TRLConfig.for_mode(Mode.SMOKE), tmp_path)
+    assert args.gradient_checkpointing is False
