@@ -30,7 +30,7 @@ setup: $(STAMP)                       ## virtualenv with the locked stack + the 
 	@$(BIN)/python -c "import recrl_core, pathlib, sys; sys.exit(pathlib.Path(recrl_core.__file__).resolve().parents[1] != pathlib.Path('.').resolve())" 2>/dev/null \
 	  || $(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 
-$(STAMP): $(LOCK)
+$(STAMP): | $(LOCK)                 # order-only: the stamp name already carries the lock hash, and a fresh clone gives the lock a new mtime
 	@$(PYTHON) -c "import sys; assert sys.version_info[:2] == (3, 11), f'Python 3.11 needed, found {sys.version.split()[0]}: set PYTHON=/path/to/python3.11'"
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
