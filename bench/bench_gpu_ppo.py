@@ -44,7 +44,6 @@ def measure(shape: str, device: str, rounds: int) -> dict:
               "Amelie (2001) [Comedy, Romance]", "Alien (1979) [Horror, Sci-Fi]", "Fargo (1996) [Comedy, Crime]"]
     ps = [prompts.genre_prompt(tok, titles[i % 5:] + titles[:i % 5]) for i in range(cfg.rollout_batch)]
     policy = loop.make_policy(model, lora.LoRAConfig())
-    policy.value_head.to(dtype=torch.float32)
     opt = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=cfg.lr)
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()

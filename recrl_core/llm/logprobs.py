@@ -73,7 +73,7 @@ class PolicyWithValue(nn.Module):
     """A (LoRA) causal LM plus a scalar value head on its last hidden state.
 
     ``forward`` returns per-token log-probs, values V(t) (the state before y_t is
-    emitted) and entropies, all (B, T) and zero on padding. The value head is the
+    emitted) and entropies (detached, for logging), all (B, T) and zero on padding. The value head is the
     only non-LoRA trainable part.
     """
 
@@ -92,6 +92,7 @@ class PolicyWithValue(nn.Module):
         mask = batch.response_mask
         logprobs = gather_logprobs(logits, batch.response_ids, temperature) * mask    # (B, T)
         values = self.value_head(states.float()).squeeze(-1) * mask                   # (B, T)
-        logp_all = torch.log_softmax(logits / temperature, dim=-1)
-        entropy = -(logp_all.exp() * logp_all).sum(-1) * mask                         # (B, T)
+        with torch.no_grad():                          # logged only: no (B, T, V) graph on the hot path
+            logp_all = torch.log_softmax(logits / temperature, dim=-1)
+            entropy = -(logp_all.exp() * logp_all).sum(-1) * mask                     # (B, T)
         return logprobs, values, entropy

@@ -20,8 +20,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
+import torch
+
 from recrl_core.config import Mode
-from recrl_core.llm import lora
+from recrl_core.llm import lora, models
 
 
 @dataclass(frozen=True)
@@ -66,16 +68,10 @@ def trainer_args(cfg: TRLConfig, output_dir: Path, device: str = "cpu"):
                   num_generations=cfg.num_generations, max_completion_length=cfg.max_new_tokens,
                   temperature=cfg.temperature, top_p=1.0, top_k=0, beta=cfg.beta, epsilon=cfg.clip_range,
                   seed=cfg.seed, logging_steps=1, save_strategy="no", report_to="none",
-                  disable_tqdm=True, use_cpu=device == "cpu", bf16=device != "cpu" and _bf16_ok(),
+                  disable_tqdm=True, use_cpu=device == "cpu", bf16=models.pick_dtype(device) == torch.bfloat16,
                   gradient_checkpointing=False)     # trl's default (True) recomputes activations: slower, and
                                                     # memory is not the constraint at these sizes
     return (GRPOConfig if cfg.algorithm == "grpo" else RLOOConfig)(**common)
-
-
-def _bf16_ok() -> bool:
-    import torch
-
-    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
 def peft_config(model_type: str, cfg: lora.LoRAConfig):

@@ -262,19 +262,7 @@ def test_compare_gives_every_policy_the_same_users(synthetic_world):
 
 
 # ---------------------------------------------------------------- configs
-@pytest.mark.parametrize("cls", [interest.InterestEnvConfig, grounded.GroundedConfig, online.A2CConfig],
-                         ids=lambda c: c.__name__)
-def test_for_mode_changes_only_size_fields(cls):
-    full = cls()
-    assert cls.for_mode(Mode.FULL) == full
-    for mode in (Mode.SMOKE, Mode.BOOK):
-        changed = {f.name for f in dataclasses.fields(cls)
-                   if getattr(cls.for_mode(mode), f.name) != getattr(full, f.name)}
-        assert changed <= set(cls.SIZE_FIELDS), f"{cls.__name__} {mode}: {changed - set(cls.SIZE_FIELDS)}"
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        full.seed = 1
-
-
+# (the SIZE_FIELDS rule and frozenness of every config: tests/unit/test_configs.py)
 def test_grounded_config_rejects_unknown_dataset():
     with pytest.raises(ValueError, match="ml-latest-small"):
         grounded.GroundedConfig(dataset="movielens")
