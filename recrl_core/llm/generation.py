@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
+from recrl_core.llm import soft_prompt
+
 GENERATION_DEFAULTS = dict(          # RL rollouts
     do_sample=True,
     temperature=0.7,                 # Shielded RecRL reference config
@@ -34,6 +36,7 @@ class Generated:
     response_ids: torch.Tensor    # (B, T) int64, pad after the end
     response_mask: torch.Tensor   # (B, T) float, 1 up to and including the first EOS
     texts: list[str]              # decoded responses, special tokens removed
+    context: torch.Tensor | None = None   # (B, C) soft-prompt context per row (llm.soft_prompt), if any
 
     def __len__(self) -> int:
         return self.prompt_ids.shape[0]
@@ -41,8 +44,9 @@ class Generated:
     def rows(self, index) -> "Generated":
         """A sub-batch (minibatches of PPO epochs)."""
         idx = torch.as_tensor(index, dtype=torch.long)
+        context = None if self.context is None else self.context[idx.to(self.context.device)]
         return Generated(self.prompt_ids[idx], self.prompt_mask[idx], self.response_ids[idx],
-                         self.response_mask[idx], [self.texts[i] for i in idx.tolist()])
+                         self.response_mask[idx], [self.texts[i] for i in idx.tolist()], context)
 
 
 def response_mask(response_ids: torch.Tensor, eos_id: int) -> torch.Tensor:
@@ -70,10 +74,11 @@ def _settings(settings: dict, tokenizer) -> dict:
 
 @torch.no_grad()
 def generate(model, tokenizer, prompts: Sequence[str], settings: dict | None = None, seed: int = 0,
-             batch_size: int | None = None) -> Generated:
+             batch_size: int | None = None, context: torch.Tensor | None = None) -> Generated:
     """Sample one response per prompt, ``batch_size`` prompts per ``model.generate`` call.
 
-    ``torch.manual_seed(seed)`` is called immediately before generating
+    ``context`` (B, C) feeds the model's soft prompt (:mod:`recrl_core.llm.soft_prompt`),
+    one row per prompt. ``torch.manual_seed(seed)`` is called immediately before generating
     (house-style §8), so the same seed, settings and batch size give the same text
     on CPU. The model is put in eval mode (no dropout while sampling).
     """
@@ -86,8 +91,10 @@ def generate(model, tokenizer, prompts: Sequence[str], settings: dict | None = N
     torch.manual_seed(seed)
     outs = []
     for start in range(0, len(prompts), step):
-        out = model.generate(input_ids=ids[start:start + step], attention_mask=mask[start:start + step],
-                             **_settings(settings, tokenizer))
+        rows = None if context is None else context[start:start + step]
+        with soft_prompt.bind(model, rows):
+            out = model.generate(input_ids=ids[start:start + step], attention_mask=mask[start:start + step],
+                                 **_settings(settings, tokenizer))
         outs.append(out[:, ids.shape[1]:])                                        # (b, T_chunk)
     width = max(o.shape[1] for o in outs)
     resp = torch.cat([torch.nn.functional.pad(o, (0, width - o.shape[1]), value=tokenizer.pad_token_id)
@@ -95,10 +102,12 @@ def generate(model, tokenizer, prompts: Sequence[str], settings: dict | None = N
     rmask = response_mask(resp, tokenizer.eos_token_id)
     texts = tokenizer.batch_decode(resp * rmask.long() + tokenizer.pad_token_id * (1 - rmask.long()),
                                    skip_special_tokens=True)
-    return Generated(ids, mask, resp, rmask.to(device), [t.strip() for t in texts])
+    return Generated(ids, mask, resp, rmask.to(device), [t.strip() for t in texts], context)
 
 
 def generate_text(model, tokenizer, prompts: Sequence[str], settings: dict | None = None,
-                  seed: int = 0, batch_size: int | None = None) -> list[str]:
+                  seed: int = 0, batch_size: int | None = None,
+                  context: torch.Tensor | None = None) -> list[str]:
     """Only the decoded responses (defaults: :data:`DISPLAY_GENERATION`, greedy)."""
-    return generate(model, tokenizer, prompts, settings or DISPLAY_GENERATION, seed, batch_size).texts
+    return generate(model, tokenizer, prompts, settings or DISPLAY_GENERATION, seed, batch_size,
+                    context).texts

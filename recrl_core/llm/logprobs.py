@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from recrl_core.llm import soft_prompt
 from recrl_core.llm.generation import Generated
 
 
@@ -45,7 +46,7 @@ def _attention_without_cudnn():
 
 def _response_outputs(model, batch: Generated, hidden: bool):
     T = batch.response_ids.shape[1]
-    with _attention_without_cudnn():
+    with _attention_without_cudnn(), soft_prompt.bind(model, batch.context):
         out = model(**sequence_inputs(batch), logits_to_keep=T + 1, output_hidden_states=hidden)
     logits = out.logits[:, :-1].float()                                             # (B, T, V)
     states = out.hidden_states[-1][:, -T - 1:-1] if hidden else None                 # (B, T, H)

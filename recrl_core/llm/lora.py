@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from recrl_core.llm import soft_prompt
+
 LLAMA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 GPT2_TARGETS = ("c_attn",)
 
@@ -75,8 +77,9 @@ def lora_parameter_count(hidden: int, layers: int, shapes: dict[str, tuple[int, 
 
 @contextlib.contextmanager
 def reference_mode(model):
-    """Inside the block the LoRA adapter is off: the model *is* the reference policy."""
-    with model.disable_adapter():
+    """Inside the block the LoRA adapter (and any soft prompt) is off: the model *is* the reference."""
+    soft = soft_prompt.find(model)
+    with model.disable_adapter(), (soft.disabled() if soft is not None else contextlib.nullcontext()):
         yield model
 
 

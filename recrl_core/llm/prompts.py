@@ -21,9 +21,10 @@ GENRE_TEMPLATE = ("A user recently enjoyed: {history}.\n"
 CHOICE_TEMPLATE = ("A user recently enjoyed: {history}.\n"
                    "Candidates:\n{candidates}\n"
                    "Which one candidate will the user like most? Answer with its title.")
-EXPLAIN_TEMPLATE = ("A user recently enjoyed: {history}.\n"
-                    "We recommend {title} ({genres}).\n"
+EXPLAIN_TEMPLATE = ("{signal}A user recently enjoyed: {history}.\n"
+                    "We recommend {title} ({genres}){tags}.\n"
                     "In one or two sentences, explain why this user will like it.")
+SIGNAL_LINE = "Recommender signal: {marker}\n"     # soft-prompt placeholders (llm.soft_prompt)
 
 
 def chat(tokenizer, user: str, system: str | None = SYSTEM) -> str:
@@ -57,13 +58,19 @@ def choice_prompt(tokenizer, history_titles: Sequence[str], candidates: Sequence
 
 
 def explanation_prompt(tokenizer, history_titles: Sequence[str], title: str, genres: Sequence[str],
-                       limit: int = 5) -> str:
-    """Shielded RecRL: explain one recommended item to one user."""
-    return chat(tokenizer, EXPLAIN_TEMPLATE.format(history=join_titles(history_titles, limit),
-                                                   title=title, genres=", ".join(genres)))
+                       limit: int = 5, tags: Sequence[str] = (), marker: str = "") -> str:
+    """Shielded RecRL: explain one recommended item to one user.
+
+    ``tags`` (the item's most used user tags) are appended to the item; ``marker``
+    (the soft prompt's placeholder tokens) adds a "Recommender signal" line.
+    """
+    signal = SIGNAL_LINE.format(marker=marker) if marker else ""
+    tag_text = f", tagged {', '.join(tags)}" if len(tags) else ""
+    return chat(tokenizer, EXPLAIN_TEMPLATE.format(signal=signal, history=join_titles(history_titles, limit),
+                                                   title=title, genres=", ".join(genres), tags=tag_text))
 
 
 def template_hash() -> str:
     """Short hash of every template here: part of LLM-output cache keys."""
-    text = "\n".join([SYSTEM, GENRE_TEMPLATE, CHOICE_TEMPLATE, EXPLAIN_TEMPLATE])
+    text = "\n".join([SYSTEM, GENRE_TEMPLATE, CHOICE_TEMPLATE, EXPLAIN_TEMPLATE, SIGNAL_LINE])
     return hashlib.sha256(text.encode()).hexdigest()[:12]

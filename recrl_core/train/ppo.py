@@ -49,10 +49,15 @@ def rollout_settings(cfg: ppo.PPOConfig) -> dict:
 
 @torch.no_grad()
 def collect(policy: PolicyWithValue, tokenizer, prompts: list[str], reward_fn: RewardFn,
-            cfg: ppo.PPOConfig, seed: int) -> Rollout:
-    """Sample, score under policy and reference, and compute the sequence rewards."""
+            cfg: ppo.PPOConfig, seed: int, contexts: torch.Tensor | None = None) -> Rollout:
+    """Sample, score under policy and reference, and compute the sequence rewards.
+
+    ``contexts`` (B, C), one row per prompt, feed a soft prompt (``llm.soft_prompt``);
+    the reference pass runs with adapter and soft prompt off.
+    """
     policy.eval()
-    batch = generation.generate(policy.lm, tokenizer, prompts, rollout_settings(cfg), seed=seed)
+    batch = generation.generate(policy.lm, tokenizer, prompts, rollout_settings(cfg), seed=seed,
+                                context=contexts)
     parts = [policy(batch.rows(idx), cfg.temperature) for idx in _chunks(len(batch), cfg.minibatch_size)]
     logp, values = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
     with lora.reference_mode(policy.lm):
@@ -141,8 +146,13 @@ class _Trainable:
 
 def fit_ppo(policy: PolicyWithValue, tokenizer, prompts: Sequence[str], reward_fn: RewardFn,
             cfg: ppo.PPOConfig, updates: int, checkpoint_dir: Path | None = None,
-            progress: bool = True) -> list[dict]:
+            progress: bool = True, contexts: torch.Tensor | None = None,
+            callback: Callable[[int, Rollout], dict] | None = None) -> list[dict]:
     """``updates`` rounds of rollout + PPO update on prompts drawn (seeded) from ``prompts``.
+
+    ``contexts`` (len(prompts), C) are the soft-prompt contexts of the prompts, if the
+    policy has a soft prompt. ``callback(step, rollout)`` may return extra statistics
+    to log for the update (e.g. a simulated CTR of the rollout's explanations).
 
     With ``checkpoint_dir`` the trainable weights, optimizer, KL coefficient, both
     RNGs and the history are saved after every update, and a run resumes exactly.
@@ -163,9 +173,14 @@ def fit_ppo(policy: PolicyWithValue, tokenizer, prompts: Sequence[str], reward_f
         kl_ctl.value = history[-1]["next/kl_coef"] if history else kl_ctl.value
     for step in tqdm(range(len(history), updates), desc="PPO", disable=not progress):
         t0 = time.perf_counter()
-        chosen = [prompts[i] for i in rng.choice(len(prompts), size=cfg.rollout_batch, replace=True)]
-        roll = collect(policy, tokenizer, chosen, reward_fn, cfg, seed=int(rng.integers(2**31)))
+        picked = rng.choice(len(prompts), size=cfg.rollout_batch, replace=True)
+        chosen = [prompts[i] for i in picked]
+        rows = None if contexts is None else contexts[torch.as_tensor(picked)]
+        roll = collect(policy, tokenizer, chosen, reward_fn, cfg, seed=int(rng.integers(2**31)),
+                       contexts=rows)
         stats = ppo_update(policy, optimizer, roll, cfg, kl_ctl.value, rng)
+        if callback is not None:
+            stats |= callback(step, roll)
         kl_ctl.update(stats["objective/kl"], cfg.rollout_batch)
         history.append(stats | {"step": step, "next/kl_coef": kl_ctl.value,
                                 "time/update_s": time.perf_counter() - t0,
