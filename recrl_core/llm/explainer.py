@@ -40,7 +40,10 @@ class ExplainerConfig:
     train_users: int = 256        # PPO prompts, users disjoint from the CTR users (Proposed)
     eval_users: int = 200         # held-out users of the relative-CTR evaluation (Proposed)
     updates: int = 64             # PPO rollouts (Proposed: the paper runs 2-20k steps)
+    rollout_batch: int = 32       # prompts per rollout (Public code: sim_batch)
     lr: float = 3e-5              # Adam (Public code); tied to the number of updates, so a size
+    ablations: tuple[str, ...] = ("beta=0", "lora r=4", "lora r=8", "lr=3e-5", "no relevance",
+                                  "no factuality")   # rows of the ablation table (Paper + Proposed)
     history_titles: int = 5       # titles shown in the prompt (Proposed)
     soft_tokens: int = 4          # k soft-prompt tokens from the ranker (Proposed)
     adapter_hidden: int = 64      # soft-prompt adapter width (Proposed)
@@ -48,13 +51,17 @@ class ExplainerConfig:
 
     # lr is a size: the paper's 3e-5 belongs to thousands of updates; book mode takes a
     # handful at 5e-4 and runs 3e-5 as the "lower learning rate" ablation row.
-    SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("train_users", "eval_users", "updates", "lr")
+    # Book mode affords one ablation (the paper's headline one, beta = 0) on this CPU.
+    SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("train_users", "eval_users", "updates", "rollout_batch", "lr",
+                                              "ablations")
 
     @classmethod
     def for_mode(cls, mode: Mode) -> "ExplainerConfig":
         sizes = {Mode.FULL: {},
-                 Mode.BOOK: dict(train_users=128, eval_users=96, updates=6, lr=5e-4),
-                 Mode.SMOKE: dict(train_users=8, eval_users=8, updates=1, lr=5e-4)}[mode]
+                 Mode.BOOK: dict(train_users=128, eval_users=32, updates=4, rollout_batch=8, lr=5e-4,
+                                 ablations=("beta=0",)),
+                 Mode.SMOKE: dict(train_users=8, eval_users=8, updates=1, rollout_batch=4, lr=5e-4,
+                                  ablations=("beta=0",))}[mode]
         return replace(cls(), **sizes)
 
 
@@ -122,6 +129,13 @@ def recommend(model: heads.TwoHead, items: np.ndarray, lengths: np.ndarray, allo
     return scores.argmax(dim=1).numpy()
 
 
+def user_states(model: heads.TwoHead, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """(B, H) ranker states of right-padded histories of any width (last ``state_len`` items)."""
+    from recrl_core.seqrec.embedding import last_items
+
+    return model.encoder(*last_items(items, lengths, model.state_len, model.num_items))
+
+
 def ranker_context(model: heads.TwoHead, items: torch.Tensor, lengths: torch.Tensor,
                    targets: torch.Tensor) -> torch.Tensor:
     """``[h_u ; w_i]`` (B, 2H): user state of the history and the item's output embedding.
@@ -129,11 +143,7 @@ def ranker_context(model: heads.TwoHead, items: torch.Tensor, lengths: torch.Ten
     Gradients flow into the ranker unless the caller runs it under ``no_grad`` or
     freezes it (the hard shield).
     """
-    from recrl_core.seqrec.embedding import last_items
-
-    items, lengths = last_items(items, lengths, model.state_len, model.num_items)
-    state = model.encoder(items, lengths)                                   # (B, H)
-    return torch.cat([state, model.supervised.linear.weight[targets]], dim=1)
+    return torch.cat([user_states(model, items, lengths), model.supervised.linear.weight[targets]], dim=1)
 
 
 def build_examples(data: prepare.Prepared, ranker: heads.TwoHead, world, data_dir: Path,
@@ -196,3 +206,19 @@ def reward_contexts(frame: pd.DataFrame, prompts: list[str]) -> dict:
     return {p: ExplanationContext(item_title=row.title, item_genres=row.genres, item_text=row.item_text,
                                   profile_text=row.profile_text)
             for p, row in zip(prompts, frame.itertuples())}
+
+
+def ablation(name: str, ppo_cfg, lora_cfg, reward_cfg):
+    """The (PPO, LoRA, reward) configs of one ablation row; ``"main"`` changes nothing."""
+    if name == "main":
+        return ppo_cfg, lora_cfg, reward_cfg
+    if name == "beta=0":
+        return replace(ppo_cfg, kl_coef=0.0), lora_cfg, reward_cfg
+    if name.startswith("lora r="):
+        r = int(name.split("=")[1])
+        return ppo_cfg, replace(lora_cfg, r=r, alpha=r), reward_cfg      # alpha / r = 1, as in the main run
+    if name.startswith("lr="):
+        return replace(ppo_cfg, lr=float(name.split("=")[1])), lora_cfg, reward_cfg
+    if name.startswith("no "):
+        return ppo_cfg, lora_cfg, reward_cfg.without(name[3:])
+    raise ValueError(f"unknown ablation {name!r}: use main, beta=0, lora r=<int>, lr=<float> or no <term>")

@@ -1,0 +1,167 @@
+#!/usr/bin/env python
+"""Benchmark: the Shielded RecRL explainer (Ch. 7) — explanation tokens/s, PPO cost, PPO vs GRPO.
+
+Three measurements, each in a fresh subprocess so that its peak RSS is its own:
+
+1. ``generation``: explanation tokens/s for N Ch. 7 prompts (soft prompt on, rollout
+   settings, 40 new tokens) generated one per call (the baseline) and batched.
+2. ``ppo``: seconds for rollout collection and for the PPO update per rollout at the
+   Ch. 7 book sizes (8 prompts, 2 epochs) with the composite reward, with the ranker
+   soft prompt and — the baseline, same run — without it (text prompt only).
+3. ``ppo_vs_grpo``: our PPO and trl's GRPO on the same composite reward (text prompts:
+   trl cannot feed a soft prompt), LoRA r 16, learning rate 5e-4, an equal budget of
+   ``--updates`` x 8 sampled explanations: wall time per update and the ratio.
+
+Prints JSON and writes ``bench/out/explainer.json``.
+Usage: ``RECRL_DATA_DIR=... python bench/bench_explainer.py [--updates 2] [--model smollm2-135m]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _task(model_name: str, soft: bool):
+    """Model, tokenizer, prompts, contexts and composite reward for the Ch. 7 training users."""
+    from recrl_core import config
+    from recrl_core.config import Mode
+    from recrl_core.data import prepare
+    from recrl_core.envs import grounded
+    from recrl_core.llm import explainer, lora, models, rewards, soft_prompt
+    from recrl_core.train import ppo as loop
+
+    d, mode = config.data_dir(), Mode.BOOK
+    data = prepare.prepare(prepare.DataConfig.for_mode(mode, genres=explainer.GENRES), d)
+    ranker = explainer.fit_ranker(data, mode)
+    world = grounded.make_world(grounded.GroundedConfig.for_mode(mode), d)
+    xcfg = explainer.ExplainerConfig.for_mode(mode)
+    frame, hist = explainer.build_examples(data, ranker.model, world, d, xcfg)
+    frame = frame[frame["split"] == "train"].reset_index(drop=True)
+    lm, tok = models.load_lm(model_name)
+    policy = loop.make_policy(lm, lora.LoRAConfig())
+    contexts = explainer.contexts_for(ranker.model, hist, frame) if soft else None
+    marker = ""
+    if soft:
+        marker = soft_prompt.attach(policy.lm, tok, contexts.shape[1], xcfg.soft_tokens, xcfg.adapter_hidden).marker()
+    prompts = explainer.prompts_for(frame, tok, marker)
+    reward = rewards.CompositeReward(rewards.RewardConfig(), explainer.reward_contexts(frame, prompts), policy.lm, tok)
+    return policy, tok, prompts, contexts, reward, xcfg
+
+
+def _ppo_cfg(xcfg):
+    from recrl_core.config import Mode
+    from recrl_core.rl import ppo
+
+    return dataclasses.replace(ppo.PPOConfig.for_mode(Mode.BOOK), rollout_batch=xcfg.rollout_batch, lr=xcfg.lr)
+
+
+def generation_bench(model_name: str, n: int = 8) -> dict:
+    from recrl_core.llm import generation
+    from recrl_core.train import ppo as loop
+
+    policy, tok, prompts, ctx, _, xcfg = _task(model_name, soft=True)
+    settings = loop.rollout_settings(_ppo_cfg(xcfg))
+    out = {}
+    for label, bs in (("unbatched", 1), ("batched", n)):
+        generation.generate(policy.lm, tok, prompts[:2], settings, seed=0, batch_size=bs, context=ctx[:2])
+        t = time.perf_counter()
+        g = generation.generate(policy.lm, tok, prompts[:n], settings, seed=0, batch_size=bs, context=ctx[:n])
+        s = time.perf_counter() - t
+        out[label] = {"prompts": n, "new_tokens": int(g.response_mask.sum()), "wall_s": round(s, 2),
+                      "tokens_per_s": round(float(g.response_mask.sum()) / s, 1)}
+    out["speedup"] = round(out["batched"]["tokens_per_s"] / out["unbatched"]["tokens_per_s"], 2)
+    return out
+
+
+def ppo_bench(model_name: str, soft: bool, rounds: int = 2) -> dict:
+    import numpy as np
+    import torch
+
+    from recrl_core.train import ppo as loop
+
+    policy, tok, prompts, ctx, reward, xcfg = _task(model_name, soft)
+    cfg = _ppo_cfg(xcfg)
+    opt = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=cfg.lr)
+    rows = []
+    for i in range(rounds):
+        pick = slice(i * cfg.rollout_batch, (i + 1) * cfg.rollout_batch)
+        t = time.perf_counter()
+        roll = loop.collect(policy, tok, prompts[pick], reward, cfg, seed=i,
+                            contexts=None if ctx is None else ctx[pick])
+        t_collect = time.perf_counter() - t
+        t = time.perf_counter()
+        loop.ppo_update(policy, opt, roll, cfg, cfg.kl_coef, np.random.default_rng(i))
+        rows.append({"collect_s": t_collect, "update_s": time.perf_counter() - t,
+                     "response_tokens": float(roll.batch.response_mask.sum())})
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    return {"soft_prompt": soft, "rollout_batch": cfg.rollout_batch, "ppo_epochs": cfg.ppo_epochs, "rounds": rounds,
+            "collect_s": round(mean["collect_s"], 2), "update_s": round(mean["update_s"], 2),
+            "s_per_1k_response_tokens": round(1000 * (mean["collect_s"] + mean["update_s"]) / mean["response_tokens"], 1)}
+
+
+def ppo_vs_grpo_bench(model_name: str, updates: int) -> dict:
+    from recrl_core.llm import lora, models, trl_route
+    from recrl_core.train import ppo as loop
+
+    policy, tok, prompts, _, reward, xcfg = _task(model_name, soft=False)
+    cfg = _ppo_cfg(xcfg)
+    t = time.perf_counter()
+    hist = loop.fit_ppo(policy, tok, prompts, reward, cfg, updates, progress=False)
+    ppo_s = time.perf_counter() - t
+    tcfg = trl_route.TRLConfig(steps=updates, prompts_per_step=cfg.rollout_batch // 4, num_generations=4,
+                               lr=cfg.lr, max_new_tokens=cfg.max_new_tokens)
+    with tempfile.TemporaryDirectory() as out:
+        _, log, grpo_s = trl_route.train(models.model_path(model_name), tok, prompts,
+                                         lambda completions, prompts, **_: reward(list(completions), list(prompts)),
+                                         tcfg, lora.LoRAConfig(), Path(out))
+    return {"explanations_each": updates * cfg.rollout_batch,
+            "ppo": {"wall_s": round(ppo_s, 1), "s_per_update": round(ppo_s / updates, 2),
+                    "reward_per_update": [round(h["objective/score"], 3) for h in hist]},
+            "grpo": {"wall_s": round(grpo_s, 1), "s_per_update": round(grpo_s / updates, 2),
+                     "reward_per_update": [round(r["reward"], 3) for r in log if "reward" in r]},
+            "ppo_over_grpo_time": round(ppo_s / grpo_s, 2)}
+
+
+PARTS = {"generation": lambda a: generation_bench(a.model),
+         "ppo_soft_prompt": lambda a: ppo_bench(a.model, soft=True),
+         "ppo_text_only": lambda a: ppo_bench(a.model, soft=False),
+         "ppo_vs_grpo": lambda a: ppo_vs_grpo_bench(a.model, a.updates)}
+
+
+def child(part: str, model: str, updates: int) -> dict:
+    args = [sys.executable, __file__, "--one", part, "--model", model, "--updates", str(updates)]
+    done = subprocess.run(args, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--updates", type=int, default=2)
+    parser.add_argument("--one", choices=list(PARTS))
+    parser.add_argument("--parts", default=",".join(PARTS))
+    parser.add_argument("--out", type=Path, default=Path("bench/out/explainer.json"))
+    args = parser.parse_args()
+    if args.one:
+        t = time.perf_counter()
+        result = PARTS[args.one](args) | {"wall_s_total": round(time.perf_counter() - t, 1),
+                                          "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+        print(json.dumps(result))
+        return
+    from recrl_core import results
+
+    results.write_report({"benchmark": "Shielded RecRL explainer: generation, PPO cost, PPO vs GRPO (Ch. 7)",
+                          "model": args.model,
+                          **{part: child(part, args.model, args.updates) for part in args.parts.split(",")}}, args.out)
+
+
+if __name__ == "__main__":
+    main()
