@@ -23,8 +23,6 @@ import argparse
 import dataclasses
 import json
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -137,9 +135,9 @@ def ppo_vs_grpo_bench(model_name: str, updates: int) -> dict:
 
 
 def child(part: str, model: str, updates: int) -> dict:
-    args = [sys.executable, __file__, "--one", part, "--model", model, "--updates", str(updates)]
-    done = subprocess.run(args, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    from recrl_core import results
+
+    return results.run_part(__file__, "--one", part, "--model", model, "--updates", str(updates))
 
 
 def main() -> None:

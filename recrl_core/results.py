@@ -79,3 +79,14 @@ def write_report(report: dict, out: Path) -> str:
     with atomic_path(Path(out)) as tmp:
         tmp.write_text(text + "\n")
     return text
+
+
+def run_part(script: str | Path, *args: str) -> dict:
+    """Run ``python script *args`` in a fresh process and parse the JSON on its last stdout line.
+
+    Benchmarks measure each part in its own process so that its peak RSS is its own.
+    """
+    import sys
+
+    done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
