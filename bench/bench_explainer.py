@@ -134,12 +134,6 @@ PARTS = {"generation": lambda a: generation_bench(a.model),
          "ppo_vs_grpo": lambda a: ppo_vs_grpo_bench(a.model, a.updates)}
 
 
-def child(part: str, model: str, updates: int) -> dict:
-    from recrl_core import results
-
-    return results.run_part(__file__, "--one", part, "--model", model, "--updates", str(updates))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="smollm2-135m")
@@ -158,7 +152,9 @@ def main() -> None:
 
     results.write_report({"benchmark": "Shielded RecRL explainer: generation, PPO cost, PPO vs GRPO (Ch. 7)",
                           "model": args.model,
-                          **{part: child(part, args.model, args.updates) for part in args.parts.split(",")}}, args.out)
+                          **{part: results.run_part(__file__, "--one", part, "--model", args.model,
+                                                    "--updates", str(args.updates))
+                             for part in args.parts.split(",")}}, args.out)
 
 
 if __name__ == "__main__":

@@ -134,12 +134,6 @@ def ppo_vs_grpo_bench(model_name: str, updates: int) -> dict:
             "ppo_over_grpo_time": round(ppo_s / grpo_s, 2)}
 
 
-def child(part: str, model: str, updates: int) -> dict:
-    from recrl_core import results
-
-    return results.run_part(__file__, "--one", part, "--model", model, "--updates", str(updates))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="smollm2-135m")
@@ -159,7 +153,8 @@ def main() -> None:
 
     results.write_report({"benchmark": "LLM: generation, PPO update, PPO vs GRPO (Ch. 5 genre task)",
                           "model": args.model,
-                          **{part: child(part, args.model, args.updates)
+                          **{part: results.run_part(__file__, "--one", part, "--model", args.model,
+                                                    "--updates", str(args.updates))
                              for part in ("generation", "ppo", "ppo_vs_grpo")}}, args.out)
 
 

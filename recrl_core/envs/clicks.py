@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from recrl_core.config import Mode
+from recrl_core.envs.session import sigmoid
 from recrl_core.llm.genre_task import mentioned_genres
 
 QUALITY_WORDS = 40  # words at which the quality term saturates (Public code: q_expl)
@@ -66,10 +67,6 @@ class ClickConfig:
         return replace(cls(**overrides), **sizes)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
 def genre_tastes(world) -> np.ndarray:
     """Each user's true taste per genre, z-scored across genres.
 
@@ -83,7 +80,7 @@ def genre_tastes(world) -> np.ndarray:
         their clicks), z-scored across the genres that have items (population std); genres
         without items, and users whose genre means are all equal, get 0.
     """
-    probs = _sigmoid(np.asarray(world.logits, dtype=np.float64))      # (U, N)
+    probs = sigmoid(np.asarray(world.logits, dtype=np.float64))      # (U, N)
     genres = np.asarray(world.item_genres, dtype=np.float64)           # (N, G)
     counts = genres.sum(axis=0)                                        # (G,)
     has = counts > 0
@@ -170,7 +167,7 @@ class ExplanationClickModel:
                  + cfg.match_weight * match - cfg.false_claim_weight * false_claims + bias)
         return pd.DataFrame({"user": users, "item": items, "affinity": affinity, "quality": quality,
                              "match": match, "false_claims": false_claims, "user_bias": bias,
-                             "logit": logit, "probability": _sigmoid(logit)})
+                             "logit": logit, "probability": sigmoid(logit)})
 
     def probability(self, users: np.ndarray, items: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         """(B,) click probabilities."""

@@ -15,6 +15,7 @@ Taught in: sec-two-towers
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
@@ -80,8 +81,6 @@ def _ranker_cfgs(mode: Mode):
 
 def fit_ranker(data: prepare.Prepared, mode: Mode, seed: int = 0, cache: bool = True) -> Ranker:
     """Train (or load from the cache) the SASRec ranker of Ch. 3 on ``data``."""
-    import time
-
     from safetensors.torch import load_file, save_file
 
     encoder_cfg, train_cfg, eval_cfg = _ranker_cfgs(mode)

@@ -72,6 +72,23 @@ def _settings(settings: dict, tokenizer) -> dict:
     return kwargs | dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
 
 
+
+def teacher_forced(tokenizer, prompts: Sequence[str], responses: Sequence[str], device="cpu") -> Generated:
+    """A :class:`Generated` batch of *given* replies (each + EOS) to prompts, for scoring them.
+
+    Prompts are left-padded, replies right-padded; the mask covers each reply and its EOS.
+    """
+    enc = tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
+    rows = [tokenizer(r, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for r in responses]
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)      # (B, T)
+    mask = torch.zeros((len(rows), width), dtype=torch.float32)                         # (B, T)
+    for b, r in enumerate(rows):
+        ids[b, :len(r)] = torch.tensor(r, dtype=torch.long)
+        mask[b, :len(r)] = 1.0
+    return Generated(enc["input_ids"].to(device), enc["attention_mask"].to(device), ids.to(device),
+                     mask.to(device), list(responses))
+
 @torch.no_grad()
 def generate(model, tokenizer, prompts: Sequence[str], settings: dict | None = None, seed: int = 0,
              batch_size: int | None = None, context: torch.Tensor | None = None) -> Generated:

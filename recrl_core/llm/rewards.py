@@ -32,10 +32,9 @@ import pandas as pd
 import torch
 
 from recrl_core.config import Mode
-from recrl_core.llm import lora
+from recrl_core.llm import generation, lora
 from recrl_core.llm import prompts as prompt_lib
 from recrl_core.llm.embeddings import embed_texts
-from recrl_core.llm.generation import Generated
 from recrl_core.llm.genre_task import mentioned_genres
 from recrl_core.llm.logprobs import token_logprobs
 
@@ -147,20 +146,9 @@ def factuality_penalty(texts: list[str], genre_lists: list[tuple[str, ...]], max
 
 # ---------------------------------------------------------------- fluency under the reference LM
 
-def _fluency_batch(tokenizer, texts: list[str], device) -> Generated:
-    """The neutral prompt (left-padded) with each text + EOS as its response (right-padded)."""
-    prompt = prompt_lib.chat(tokenizer, FLUENCY_PROMPT)
-    enc = tokenizer([prompt] * len(texts), return_tensors="pt", padding=True, add_special_tokens=False)
-    responses = [tokenizer(t, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-                 for t in texts]
-    width = max(len(r) for r in responses)
-    ids = torch.full((len(texts), width), tokenizer.pad_token_id, dtype=torch.long)      # (B, T)
-    mask = torch.zeros((len(texts), width), dtype=torch.float32)                         # (B, T)
-    for row, r in enumerate(responses):
-        ids[row, :len(r)] = torch.tensor(r, dtype=torch.long)
-        mask[row, :len(r)] = 1.0
-    return Generated(enc["input_ids"].to(device), enc["attention_mask"].to(device),
-                     ids.to(device), mask.to(device), list(texts))
+def fluency_prompt(tokenizer) -> str:
+    """The neutral chat prompt every explanation is scored after (text + EOS is the reply)."""
+    return prompt_lib.chat(tokenizer, FLUENCY_PROMPT)
 
 
 def _is_peft(model) -> bool:
@@ -180,7 +168,8 @@ def mean_token_logprob(lm, tokenizer, texts: list[str], batch_size: int = 16) ->
     device = next(lm.parameters()).device
     out = []
     for start in range(0, len(texts), batch_size):
-        batch = _fluency_batch(tokenizer, texts[start:start + batch_size], device)
+        chunk = texts[start:start + batch_size]
+        batch = generation.teacher_forced(tokenizer, [fluency_prompt(tokenizer)] * len(chunk), chunk, device)
         if _is_peft(lm):
             with lora.reference_mode(lm):
                 lp = token_logprobs(lm, batch, 1.0)                                  # (b, T)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from recrl_core.config import Mode
-from recrl_core.llm import logprobs, lora, prompts, rewards
+from recrl_core.llm import generation, logprobs, lora, prompts, rewards
 from recrl_core.llm.rewards import CompositeReward, ExplanationContext, RewardConfig
 
 FANTASY = ExplanationContext("Willow (1988)", ("Fantasy",), "Willow (1988). Genres: Fantasy. Tags: magic, sorcery",
@@ -112,7 +112,7 @@ def test_mean_token_logprob_scores_with_the_adapter_off(tiny_lm, lm_tokenizer):
         for name, p in model.named_parameters():
             if "lora_B" in name:
                 p.normal_()
-        batch = rewards._fluency_batch(lm_tokenizer, texts, "cpu")
+        batch = generation.teacher_forced(lm_tokenizer, [rewards.fluency_prompt(lm_tokenizer)] * 2, texts)
         moved = logprobs.token_logprobs(model, batch, 1.0).sum(1) / batch.response_mask.sum(1)
     assert not np.allclose(moved.numpy(), base, atol=1e-3)              # the adapter really changes the LM
     np.testing.assert_allclose(rewards.mean_token_logprob(model, lm_tokenizer, texts), base, rtol=1e-6)

@@ -38,8 +38,9 @@ def test_hard_shield_no_gradient_and_bitwise_identical_weights():
     shield.freeze(ranker)
     probe = shield.GradientProbe(ranker)
     items, lengths = _histories()
-    loss = _explainer_loss(ranker, items, lengths, torch.arange(5), detach=True)
+    loss = _explainer_loss(ranker, items, lengths, torch.arange(5), detach=False)   # the freeze alone must block
     loss.backward()
+    assert not any(p.requires_grad for p in ranker.parameters())
     assert probe.events == 0
     assert all(p.grad is None for p in ranker.parameters())
     assert shield.fingerprint(ranker) == before
