@@ -68,6 +68,7 @@ bench: setup data                     ## benchmarks, JSON on stdout and in bench
 	$(BIN)/python bench/bench_envs.py
 	$(BIN)/python bench/bench_llm.py
 	$(BIN)/python bench/bench_explainer.py
+	$(BIN)/python bench/bench_lea.py
 	$(BIN)/python bench/bench_gpu_ppo.py
 	$(BIN)/python bench/bench_commands.py
 

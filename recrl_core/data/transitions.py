@@ -54,8 +54,8 @@ class Transitions:
         return len(self.action)
 
     def take(self, index: np.ndarray) -> "Transitions":
-        """Rows ``index`` of every array."""
-        return Transitions(*(getattr(self, f.name)[index] for f in fields(self)))
+        """Rows ``index`` of every array, as the same class (subclasses keep their extra fields)."""
+        return type(self)(*(getattr(self, f.name)[index] for f in fields(self)))
 
     def to_torch(self, device: str = "cpu") -> dict:
         """Tensors keyed by field name (long for ids and lengths, float for reward/done)."""

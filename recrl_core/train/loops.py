@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,8 @@ from recrl_core.train import checkpoint
 
 SELECTION_METRIC = "ndcg@10/purchase"   # methods.md §1.8: select on validation purchase NDCG@10
 METHODS = ("sqn", "sac", "snqn", "sa2c")
+# extra_loss(main, target, batch, logits, q) -> {"loss": added to the method's loss, other: logged}
+ExtraLoss = Callable[..., dict[str, torch.Tensor]]
 
 
 @dataclass(frozen=True)
@@ -139,9 +141,13 @@ def fit_supervised(model, buffer: ReplayBuffer, val: EvalEvents, cfg: Supervised
 
 
 def rl_step(pair: DoubleQPair, batch: dict, method: str, cfg, step: int, rng: np.random.Generator,
-            item_prob: torch.Tensor | None = None) -> tuple[dict[str, float], int]:
+            item_prob: torch.Tensor | None = None,
+            extra_loss: ExtraLoss | None = None) -> tuple[dict[str, float], int]:
     """One update of the SQN family on a random main network (methods.md §1.6).
 
+    ``extra_loss(main, target, batch, logits, q)`` (e.g. LEA's augmented terms,
+    ``recrl_core.rl.lea``) returns ``{"loss": scalar, ...}``: its ``loss`` is added
+    to the method's loss before the step, the other entries are logged.
     Returns the logged loss parts and the index of the network that was updated.
     """
     main_i, target_i = pair.roles(rng)
@@ -170,6 +176,10 @@ def rl_step(pair: DoubleQPair, batch: dict, method: str, cfg, step: int, rng: np
         else:
             parts = sa2c.sa2c_loss(**args, **extra, clip=cfg.clip, smooth=cfg.smooth,
                                    item_prob=item_prob, phase=1 if warm else 2)
+    if extra_loss is not None:
+        added = extra_loss(main, target, batch, logits, q)             # {"loss": scalar, logged parts}
+        logged = {k: v for k, v in added.items() if k != "loss"}
+        parts = parts | logged | {"loss": parts["loss"] + added["loss"]}
     pair.step(main_i, parts["loss"], phase=2 if (method == "sa2c" and not warm) else 1)
     return {k: float(v.detach()) for k, v in parts.items()}, main_i
 
@@ -177,10 +187,11 @@ def rl_step(pair: DoubleQPair, batch: dict, method: str, cfg, step: int, rng: np
 def fit_rl(pair: DoubleQPair, method: str, buffer: ReplayBuffer, val: EvalEvents, cfg,
            eval_cfg: offline.EvalConfig, rng: np.random.Generator, *, item_prob: np.ndarray | None = None,
            checkpoint_dir: Path | None = None, stop_at_step: int | None = None,
-           show_progress: bool = False) -> FitResult:
+           show_progress: bool = False, extra_loss: ExtraLoss | None = None) -> FitResult:
     """Train a :class:`DoubleQPair` with ``method`` in {sqn, sac, snqn, sa2c}.
 
     The network evaluated is the one updated at that step (methods.md §1.6).
+    ``extra_loss`` is added at every step; see :func:`rl_step`.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
@@ -188,7 +199,7 @@ def fit_rl(pair: DoubleQPair, method: str, buffer: ReplayBuffer, val: EvalEvents
     last = {"main": 0}
 
     def step_fn(step, batch):
-        parts, last["main"] = rl_step(pair, batch, method, cfg, step, rng, prob)
+        parts, last["main"] = rl_step(pair, batch, method, cfg, step, rng, prob, extra_loss)
         return parts
 
     models = {f"net{i}": net for i, net in enumerate(pair.networks)}

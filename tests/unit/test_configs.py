@@ -12,14 +12,16 @@ from recrl_core.config import Mode
 from recrl_core.data import prepare, transitions
 from recrl_core.envs import clicks, grounded, interest
 from recrl_core.eval import offline
-from recrl_core.llm import explainer, rewards, trl_route
-from recrl_core.rl import ppo
+from recrl_core.llm import environment, explainer, item_tokens, le_pass, lea_task, rewards, trl_route
+from recrl_core.rl import lea, ppo
 from recrl_core.train import loops, online
 
 CONFIGS = [prepare.DataConfig, offline.EvalConfig, transitions.TransitionConfig,
            itemknn.ItemKNNConfig, mf.ALSConfig, loops.SupervisedConfig, loops.SeedsConfig,
            ppo.PPOConfig, trl_route.TRLConfig, interest.InterestEnvConfig, grounded.GroundedConfig,
-           online.A2CConfig, clicks.ClickConfig, rewards.RewardConfig, explainer.ExplainerConfig]
+           online.A2CConfig, clicks.ClickConfig, rewards.RewardConfig, explainer.ExplainerConfig,
+           lea.LEAConfig, item_tokens.ItemTokenConfig, environment.LEConfig, le_pass.PassConfig,
+           lea_task.GridConfig]
 
 
 @pytest.mark.parametrize("cls", CONFIGS, ids=lambda c: c.__name__)
@@ -70,6 +72,7 @@ def test_importing_the_package_is_light():
 
 def test_nothing_outside_llm_imports_the_llm_stack():
     code = ("import sys, recrl_core.data.prepare, recrl_core.eval.offline, recrl_core.baselines.mf, "
-            "recrl_core.plotting, recrl_core.results, recrl_core.envs.clicks, recrl_core.train.shield; print('transformers' in sys.modules)")
+            "recrl_core.plotting, recrl_core.results, recrl_core.envs.clicks, recrl_core.train.shield, "
+            "recrl_core.rl.lea; print('transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

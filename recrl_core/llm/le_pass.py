@@ -1,0 +1,187 @@
+"""The offline environment pass: LE states, LE rewards and augmented actions for every transition.
+
+Stage 3 of LEA (methods.md §2.5). Each training user's sequence is cut into the
+LE's chunks; for the item at position ``p``:
+
+1. one causal pass gives ``s^LE_p`` (before ``p``) and ``r^LE`` of the logged item;
+2. candidates ``C_p`` = the ``M - R`` items with the highest ``⟨s^LE_p, u(a)⟩`` plus
+   ``R`` random ones, never the logged item and (``exclude_history``) never an item
+   of the user's history;
+3. a second pass scores every candidate as a branch token (reward prompt = history
+   + candidate); ``A_aug`` = the ``aug_k_max`` best candidates by ``r^LE``.
+
+Results are arrays aligned with the training frame's rows (= the transitions),
+cached as one safetensors file keyed by the LE's learned weights, the pass
+config and the sequences (atomic write; a re-run loads it without any LM call).
+
+Taught in: sec-lea-grid
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from recrl_core import config
+from recrl_core.config import Mode
+from recrl_core.data.files import atomic_path
+from recrl_core.llm.cache import make_key
+from recrl_core.llm.environment import LEnvironment, chunk_tree, chunks_of
+
+FIELDS = ("le_state", "le_reward", "aug_actions", "aug_reward", "candidate_reward", "item_vectors")
+
+
+@dataclass(frozen=True)
+class PassConfig:
+    candidates: int = 50          # M candidates scored by the reward model per state (Proposed)
+    random_candidates: int = 10   # R of them drawn at random, the rest from the state model (Proposed)
+    aug_k_max: int = 2            # augmented actions stored per transition (Proposed: K_aug 1-2)
+    exclude_history: bool = True  # candidates never include the user's history
+    batch_size: int = 8           # chunks per forward pass
+    seed: int = 0
+
+    SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("candidates", "random_candidates", "batch_size")
+
+    @classmethod
+    def for_mode(cls, mode: Mode) -> "PassConfig":
+        # book: 4 candidates (3 + 1 random) keep the pass at ~9 LM tokens per transition
+        sizes = {Mode.FULL: {}, Mode.BOOK: dict(candidates=4, random_candidates=1),
+                 Mode.SMOKE: dict(candidates=4, random_candidates=1, batch_size=4)}[mode]
+        return replace(cls(), **sizes)
+
+
+@dataclass
+class LEPass:
+    """Per transition (E rows): ``le_state`` (E, D), ``le_reward`` (E,), ``aug_actions`` (E, K) int64,
+    ``aug_reward`` (E, K), ``candidate_reward`` (E,) mean r^LE of the candidates; ``item_vectors`` (N, D)."""
+
+    le_state: np.ndarray
+    le_reward: np.ndarray
+    aug_actions: np.ndarray
+    aug_reward: np.ndarray
+    candidate_reward: np.ndarray
+    item_vectors: np.ndarray
+    seconds: float = 0.0
+    cached: bool = False
+    lm_tokens: int = 0            # tokens the LM processed (0 on a cache hit)
+
+
+def learned_state(env: LEnvironment) -> dict[str, torch.Tensor]:
+    """What the LE learned: item tokens, LoRA matrices and the three heads (no frozen LM weight)."""
+    out = {f"item_tokens.{k}": v for k, v in env.item_tokens.state_dict().items()}
+    out |= {f"lm.{k}": v for k, v in env.lm.state_dict().items() if "lora_" in k}
+    for name in ("state_proj", "action_proj", "reward_head"):
+        out |= {f"{name}.{k}": v for k, v in getattr(env, name).state_dict().items()}
+    return {k: v.detach().contiguous().cpu() for k, v in out.items()}
+
+
+def fingerprint(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over sorted names and bytes of ``tensors``."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        digest.update(name.encode())
+        digest.update(tensors[name].float().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def pass_key(env: LEnvironment, users: np.ndarray, items: np.ndarray, cfg: PassConfig) -> str:
+    """Cache key: LE weights, pass config, the sequences and the LM's name."""
+    data = hashlib.sha256(np.ascontiguousarray(users).tobytes() + np.ascontiguousarray(items).tobytes())
+    name = getattr(getattr(env.lm, "config", None), "_name_or_path", "")
+    return make_key(le=fingerprint(learned_state(env)), cfg=asdict(cfg), data=data.hexdigest(), lm=name)
+
+
+def excluded(seq: np.ndarray, start: int, count: int, num_items: int, history: bool) -> torch.Tensor:
+    """(count, N) True where a candidate is not allowed: the logged item, and the history if asked."""
+    out = torch.zeros(count, num_items, dtype=torch.bool)
+    for p in range(count):
+        t = start + p
+        out[p, torch.as_tensor(seq[:t + 1] if history else seq[t:t + 1])] = True
+    return out
+
+
+def pick_candidates(states: torch.Tensor, vectors: torch.Tensor, banned: torch.Tensor, cfg: PassConfig,
+                    gen: torch.Generator) -> torch.Tensor:
+    """(c, D) states, (N, D) u(a), (c, N) banned -> (c, M) candidates: top by ⟨s, u⟩, then random.
+
+    A row with fewer than M allowed items repeats its best allowed item in the spare slots.
+
+    Raises:
+        ValueError: a row with no allowed item at all (the user has seen the whole catalogue).
+    """
+    if bool(banned.all(dim=1).any()):
+        raise ValueError("no candidate left for augmentation: a user's history covers every item; "
+                         "set PassConfig.exclude_history=False or drop such users")
+    scores = (states @ vectors.T).masked_fill(banned, -torch.inf)                 # (c, N)
+    top = torch.topk(scores, cfg.candidates - cfg.random_candidates, dim=1).indices
+    noise = torch.rand(scores.shape, generator=gen).masked_fill(banned, -1.0)
+    noise.scatter_(1, top, -1.0)
+    rand = torch.topk(noise, cfg.random_candidates, dim=1).indices
+    cands = torch.cat([top, rand], 1)                                             # (c, M)
+    spare = banned.gather(1, cands)                              # a top slot with too few allowed items
+    spare[:, top.shape[1]:] |= noise.gather(1, rand) < 0       # a random slot that drew a top or banned item
+    return torch.where(spare, cands[:, :1], cands)
+
+
+@torch.no_grad()
+def run_pass(env: LEnvironment, users: np.ndarray, items: np.ndarray, cfg: PassConfig, *,
+             context: int, show_progress: bool = False) -> LEPass:
+    """The pass over rows sorted by user (then time): ``users``, ``items`` (E,) from the training frame."""
+    from tqdm.auto import tqdm
+
+    t0, n, P = time.perf_counter(), env.item_tokens.num_items, len(env.prefix)
+    starts = np.r_[0, np.flatnonzero(users[1:] != users[:-1]) + 1]                 # first row per user
+    seqs = {int(users[s]): items[s:e] for s, e in zip(starts, np.r_[starts[1:], len(users)])}
+    offset = {int(users[s]): int(s) for s in starts}
+    vectors = env.item_vectors()                                                  # (N, D)
+    E, K = len(items), cfg.aug_k_max
+    out = {"le_state": np.zeros((E, vectors.shape[1]), np.float32), "le_reward": np.zeros(E, np.float32),
+           "aug_actions": np.zeros((E, K), np.int64), "aug_reward": np.zeros((E, K), np.float32),
+           "candidate_reward": np.zeros(E, np.float32)}
+    chunks, gen, tokens = chunks_of(seqs, context), torch.Generator().manual_seed(cfg.seed), 0
+    for b0 in tqdm(range(0, len(chunks), cfg.batch_size), desc="LE pass", disable=not show_progress,
+                   leave=False):
+        batch = chunks[b0:b0 + cfg.batch_size]
+        empty = [np.zeros((len(c), 0), np.int64) for _, _, c in batch]
+        tree = chunk_tree(env, [c for _, _, c in batch], empty)                    # pass 1: chunks only
+        h, tokens = env.hidden(tree), tokens + tree["ids"].numel()
+        cands = []
+        for b, (u, s, c) in enumerate(batch):
+            rows, pos = offset[u] + s + np.arange(len(c)), torch.arange(len(c))
+            states = env.state_proj(h[b, P - 1 + pos])                             # (c, D)
+            out["le_state"][rows] = states.numpy()
+            out["le_reward"][rows] = env.rewards(h[b, P + pos]).numpy()
+            cands.append(pick_candidates(states, vectors, excluded(seqs[u], s, len(c), n, cfg.exclude_history),
+                                         cfg, gen).numpy())                       # (c, M)
+        tree = chunk_tree(env, [c for _, _, c in batch], cands)                    # pass 2: + candidates
+        h, tokens = env.hidden(tree), tokens + tree["ids"].numel()
+        Lm, M = tree["main_width"], cfg.candidates
+        for b, (u, s, c) in enumerate(batch):
+            rows = offset[u] + s + np.arange(len(c))
+            r = env.rewards(h[b, Lm:Lm + len(c) * M]).view(len(c), M)              # (c, M)
+            best = torch.topk(r, K, dim=1)
+            out["aug_actions"][rows] = np.take_along_axis(cands[b], best.indices.numpy(), 1)
+            out["aug_reward"][rows], out["candidate_reward"][rows] = best.values.numpy(), r.mean(1).numpy()
+    return LEPass(**out, item_vectors=vectors.numpy(), seconds=time.perf_counter() - t0, lm_tokens=tokens)
+
+
+def cached_pass(env: LEnvironment, users: np.ndarray, items: np.ndarray, cfg: PassConfig, *, context: int,
+                cache_root: Path | None = None, show_progress: bool = False) -> LEPass:
+    """:func:`run_pass` once per key; later calls read ``<cache>/lea-pass/<key>.safetensors``."""
+    from safetensors.numpy import load_file, save_file
+
+    path = Path(cache_root or config.cache_dir()) / "lea-pass" / f"{pass_key(env, users, items, cfg)}.safetensors"
+    if path.is_file():
+        t0 = time.perf_counter()
+        arrays = load_file(str(path))
+        return LEPass(**{k: arrays[k] for k in FIELDS}, seconds=time.perf_counter() - t0, cached=True)
+    result = run_pass(env, users, items, cfg, context=context, show_progress=show_progress)
+    with atomic_path(path) as tmp:
+        save_file({k: np.ascontiguousarray(getattr(result, k)) for k in FIELDS}, str(tmp))
+    return result

@@ -1,0 +1,174 @@
+"""Chapter 8's task: data, item text and a cached LLM environment for LEA.
+
+Datasets: HetRec Last.fm-2k as a 20-core slice (the book's stand-in for the
+paper's LFM; item text = artist name + top tags) and the MovieLens
+Fantasy|Romance slice (title + genres). :func:`build_environment` runs stages 1-2
+(item tokens, then the LE on a seeded ``fraction`` of training users) and caches
+the learned weights as safetensors keyed by the LM, the configs and the data.
+
+Taught in: sec-llm-environment
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+
+from recrl_core import config
+from recrl_core.config import Mode
+from recrl_core.data import prepare
+from recrl_core.data.files import atomic_path
+from recrl_core.llm import item_tokens as itok
+from recrl_core.llm.cache import make_key
+from recrl_core.llm.environment import INSTRUCTION, LEConfig, LEnvironment, fit_environment
+from recrl_core.llm.le_pass import learned_state
+
+LASTFM = "hetrec2011-lastfm-2k"
+DATASETS = {"lastfm": dict(dataset=LASTFM, min_core=20),          # 304 users, 460 artists, 12.6k train events
+            "movielens": dict(genres=("Fantasy", "Romance"))}    # 568 users, 949 movies, 20k train events
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """What the chapter's ablation grid runs (methods.md §2.4 "Ablation grid")."""
+    datasets: tuple[str, ...] = ("lastfm", "movielens")
+    backbones: tuple[str, ...] = ("gru4rec", "caser", "sasrec")
+    methods: tuple[str, ...] = ("sqn", "sa2c")
+    num_seeds: int = 3                       # mean +- std over seeds (house-style §5)
+    k_values: tuple[int, ...] = (1, 2)       # K_aug rows of the K sweep (<= PassConfig.aug_k_max)
+    fractions: tuple[float, ...] = (0.05, 0.3)   # extra LE training fractions (beside LEConfig.fraction)
+
+    SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("datasets", "backbones", "methods", "num_seeds", "k_values",
+                                              "fractions")
+
+    @classmethod
+    def for_mode(cls, mode: Mode) -> "GridConfig":
+        sizes = {Mode.FULL: {},
+                 Mode.BOOK: dict(datasets=("lastfm",), backbones=("gru4rec", "sasrec"), num_seeds=2,
+                                 fractions=(0.05,)),
+                 Mode.SMOKE: dict(datasets=("lastfm",), backbones=("gru4rec",), methods=("sqn",), num_seeds=1,
+                                  k_values=(1,), fractions=(0.05,))}[mode]
+        return replace(cls(), **sizes)
+
+
+def data_config(mode, name: str = "lastfm") -> prepare.DataConfig:
+    """The chapter's DataConfig for ``name`` in ``DATASETS``; the same slice in every mode."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown LEA dataset {name!r}; choose from {sorted(DATASETS)}")
+    cfg = prepare.DataConfig.for_mode(mode, **DATASETS[name])
+    # the 20-core Last.fm slice is already small; smoke keeps all of it (the LM is tiny there)
+    return prepare.DataConfig(**{**asdict(cfg), "max_users": None}) if name == "lastfm" else cfg
+
+
+def item_descriptions(prep: prepare.Prepared, data_dir: Path) -> tuple[list[str], list[str]]:
+    """``(names, details)`` per encoded item index: Last.fm ``name`` / ``"an artist tagged a, b, c"``,
+    MovieLens ``title`` / ``"a film of genres a, b"``."""
+    raw = pd.Series(prep.encoded.items)
+    if prep.cfg.dataset == LASTFM:
+        from recrl_core.data import lastfm
+
+        text = lastfm.item_text(data_dir).set_index("item").loc[raw]
+        details = [f"an artist tagged {', '.join(t[:3])}" if len(t) else "an artist" for t in text["tags"]]
+        return text["name"].tolist(), details
+    from recrl_core.data import movielens
+
+    text = movielens.item_text(data_dir).set_index("item").loc[raw]
+    return text["title"].tolist(), [f"a film of genres {', '.join(g[:3])}" for g in text["genres"]]
+
+
+def user_sequences(frame: pd.DataFrame) -> dict[int, np.ndarray]:
+    """Training item sequence per user index (frame sorted by user, time)."""
+    return {int(u): g["item_idx"].to_numpy() for u, g in frame.groupby("user_idx", sort=True)}
+
+
+def le_users(sequences: dict[int, np.ndarray], fraction: float, seed: int) -> list[int]:
+    """The seeded subset of users (at least one) whose sequences train the LE."""
+    users = np.array(sorted(sequences))
+    size = max(1, int(round(fraction * len(users))))
+    return sorted(np.random.default_rng(seed).choice(users, size=size, replace=False).tolist())
+
+
+@dataclass
+class Built:
+    """The trained LE and what it took."""
+    env: LEnvironment
+    token_log: pd.DataFrame      # L_tok before (epoch 0) and after each epoch
+    le_log: pd.DataFrame         # per LE step: loss, sm, rm
+    users: list[int]             # the LE subset
+    seconds: dict[str, float]
+    cached: bool
+
+
+def new_environment(lm, tok, tokens: itok.ItemTokens, cfg: LEConfig) -> LEnvironment:
+    """Attach LoRA (r, α from ``cfg``; attention projections) and fresh heads (seeded)."""
+    from recrl_core.llm.lora import LoRAConfig, add_lora
+
+    lm = add_lora(lm, LoRAConfig(r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=0.05), seed=cfg.seed)
+    torch.manual_seed(cfg.seed)
+    prefix = tok(INSTRUCTION, add_special_tokens=False)["input_ids"]
+    return LEnvironment(lm, tokens, prefix, cfg.state_dim)
+
+
+def build_environment(lm_name: str, prep: prepare.Prepared, data_dir: Path, tok_cfg: itok.ItemTokenConfig,
+                      le_cfg: LEConfig, *, cache_root: Path | None = None, tokens: itok.ItemTokens | None = None,
+                      show_progress: bool = False) -> Built:
+    """Stages 1-2, cached: item tokens (LM frozen), then adapters + heads with L_SM + λ L_RM.
+
+    ``tokens``: item tokens learned before (e.g. by another build of the same data and
+    ``tok_cfg``); stage 1 is then skipped and its log is empty.
+    """
+    from safetensors.torch import load_file, save_file
+
+    from recrl_core.llm.models import load_lm
+
+    lm, tok = load_lm(lm_name, seed=le_cfg.seed)
+    names, details = item_descriptions(prep, data_dir)
+    seqs = user_sequences(prep.train)
+    users = le_users(seqs, le_cfg.fraction, le_cfg.seed)
+    data = hashlib.sha256(prep.train[["user_idx", "item_idx"]].to_numpy().tobytes()).hexdigest()
+    given = None if tokens is None else hashlib.sha256(tokens.weight.detach().numpy().tobytes()).hexdigest()
+    key = make_key(lm=lm_name, tok=asdict(tok_cfg), le=asdict(le_cfg), data=data, names=names, details=details,
+                   tokens=given)
+    folder = Path(cache_root or config.cache_dir()) / "lea-environment"
+    path = folder / f"{key}.safetensors"
+    if path.is_file() and path.with_suffix(".json").is_file():
+        tokens = itok.ItemTokens(len(names), lm.get_input_embeddings().weight.shape[1], lm.config.vocab_size)
+        env = new_environment(lm, tok, tokens, le_cfg)
+        state = load_file(str(path))
+        if set(state) != set(learned_state(env)):   # same names as saved: else a stale or foreign file
+            raise ValueError(f"{path} does not match this LE's weights; delete the file to retrain")
+        env.load_state_dict(state, strict=False)
+        logs = pd.read_json(path.with_suffix(".json"), orient="records")
+        tok_log, le_log = (logs[logs.kind == k].drop(columns="kind").dropna(axis=1, how="all").reset_index(drop=True)
+                           for k in ("tok", "le"))
+        return Built(env.eval(), tok_log, le_log, users, {}, True)
+    t0 = time.perf_counter()
+    if tokens is None:
+        tokens, token_log = itok.fit_item_tokens(lm, tok, names, details, tok_cfg, show_progress=show_progress)
+    else:
+        itok.freeze(lm)
+        tokens, token_log = _copy(tokens), pd.DataFrame(columns=["epoch", "loss"])
+    t1 = time.perf_counter()
+    env = new_environment(lm, tok, tokens, le_cfg)
+    le_log = fit_environment(env, {u: seqs[u] for u in users}, le_cfg, show_progress=show_progress)
+    seconds = {"item_tokens": t1 - t0, "environment": time.perf_counter() - t1}
+    with atomic_path(path.with_suffix(".json")) as tmp:      # the log first: the weights mark "done"
+        pd.concat([token_log.assign(kind="tok"), le_log.assign(kind="le")],
+                  ignore_index=True).to_json(tmp, orient="records")
+    with atomic_path(path) as tmp:
+        save_file(learned_state(env), str(tmp))
+    return Built(env, token_log, le_log, users, seconds, False)
+
+
+
+def _copy(tokens: itok.ItemTokens) -> itok.ItemTokens:
+    out = itok.ItemTokens(tokens.num_items, tokens.weight.shape[1], tokens.vocab_size)
+    out.weight.data.copy_(tokens.weight.detach())
+    return out
