@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -142,13 +140,11 @@ def main() -> None:
     parser.add_argument("--parts", default=",".join(PARTS))
     parser.add_argument("--out", type=Path, default=Path("bench/out/explainer.json"))
     args = parser.parse_args()
-    if args.one:
-        t = time.perf_counter()
-        result = PARTS[args.one](args) | {"wall_s_total": round(time.perf_counter() - t, 1),
-                                          "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-        print(json.dumps(result))
-        return
     from recrl_core import results
+
+    if args.one:
+        results.measure_part(lambda: PARTS[args.one](args))
+        return
 
     results.write_report({"benchmark": "Shielded RecRL explainer: generation, PPO cost, PPO vs GRPO (Ch. 7)",
                           "model": args.model,

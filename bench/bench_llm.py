@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -141,15 +139,13 @@ def main() -> None:
     parser.add_argument("--one", choices=["generation", "ppo", "ppo_vs_grpo"])
     parser.add_argument("--out", type=Path, default=Path("bench/out/llm.json"))
     args = parser.parse_args()
+    from recrl_core import results
+
     if args.one:
         fn = {"generation": lambda: generation_bench(args.model), "ppo": lambda: ppo_bench(args.model),
               "ppo_vs_grpo": lambda: ppo_vs_grpo_bench(args.model, args.updates)}[args.one]
-        t = time.perf_counter()
-        result = fn() | {"wall_s_total": round(time.perf_counter() - t, 1),
-                         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-        print(json.dumps(result))
+        results.measure_part(fn)
         return
-    from recrl_core import results
 
     results.write_report({"benchmark": "LLM: generation, PPO update, PPO vs GRPO (Ch. 5 genre task)",
                           "model": args.model,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import subprocess
 import time
 from dataclasses import asdict, is_dataclass
@@ -90,3 +91,27 @@ def run_part(script: str | Path, *args: str) -> dict:
 
     done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure_part(fn) -> dict:
+    """Run one benchmark part, add its wall time and this process's peak RSS, print it as one JSON line.
+
+    The counterpart of :func:`run_part`, which reads that line from a fresh process.
+    """
+    import resource
+
+    t = time.perf_counter()
+    result = fn() | {"wall_s_total": round(time.perf_counter() - t, 1),
+                     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    print(json.dumps(result))
+    return result
+
+
+def median_ms(fn, repeats: int) -> float:
+    """Median wall time of ``repeats`` calls of ``fn()``, in milliseconds (latency of one request)."""
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1000.0 * statistics.median(times)
