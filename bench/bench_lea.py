@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import resource
 import time
 from pathlib import Path
 
@@ -44,8 +42,8 @@ def _environment(model_name: str, data):
     from recrl_core.llm import lea_task, models
 
     lm, tok = models.load_lm(model_name)
-    names, _ = lea_task.item_descriptions(data, config.data_dir())
-    tokens = itok.init_item_tokens(lm, tok, names, itok.ItemTokenConfig())
+    names, details = lea_task.item_descriptions(data, config.data_dir())
+    tokens = itok.init_item_tokens(lm, tok, itok.item_sentences(names, details), itok.ItemTokenConfig())
     itok.freeze(lm)
     return lea_task.new_environment(lm, tok, tokens, le.LEConfig.for_mode(Mode.BOOK)).eval()
 
@@ -112,6 +110,7 @@ def serving(args) -> dict:
     import numpy as np
     import torch
 
+    from recrl_core import results
     from recrl_core.config import Mode
     from recrl_core.rl import lea
     from recrl_core.seqrec import heads
@@ -129,12 +128,7 @@ def serving(args) -> dict:
     llm = {"ids": ids, "mask": None, "position_ids": torch.arange(ids.shape[1])[None]}
 
     def median_ms(fn, repeats):
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return round(1000 * float(np.median(times)), 3)
+        return round(results.median_ms(fn, repeats), 3)
 
     with torch.no_grad():
         return {"backbone_ms": median_ms(lambda: plain.score(user, items, lengths), 200),
@@ -155,13 +149,11 @@ def main() -> None:
     parser.add_argument("--parts", default=",".join(PARTS))
     parser.add_argument("--out", type=Path, default=Path("bench/out/lea.json"))
     args = parser.parse_args()
-    if args.one:
-        t = time.perf_counter()
-        result = PARTS[args.one](args) | {"wall_s_total": round(time.perf_counter() - t, 1),
-                                          "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-        print(json.dumps(result))
-        return
     from recrl_core import results
+
+    if args.one:
+        results.measure_part(lambda: PARTS[args.one](args))
+        return
 
     results.write_report({"benchmark": "LEA: LE pass throughput, LEA training overhead, serving latency (Ch. 8)",
                           "model": args.model,

@@ -21,6 +21,11 @@ pass gives every state and every logged reward of a chunk; alternative actions
 (negatives, candidates) are **branch tokens** appended after the chunk that see
 only their history (a tree attention mask) and sit at the logged item's position.
 
+Training draws the reward model's negatives once per position (``rm_negatives`` of
+them, seeded) and, with adapters on the top ``adapt_layers`` layers only, computes
+the frozen lower layers once (:mod:`recrl_core.llm.trunk`); the state model's
+negatives are only vectors ``u(a)`` and are drawn afresh at every step.
+
 Taught in: sec-llm-environment
 """
 
@@ -35,106 +40,101 @@ import torch.nn.functional as F
 from torch import nn
 
 from recrl_core.config import Mode
-from recrl_core.envs.calibration import auc
-from recrl_core.eval import metrics, ranking
+from recrl_core.llm import trunk
 from recrl_core.llm.item_tokens import ItemTokens
+from recrl_core.llm.logprobs import attention_without_cudnn
+from recrl_core.llm.token_tree import tree_batch
 
 INSTRUCTION = "Items a user chose, oldest first:"      # the LE prompt's fixed prefix (Proposed)
 
 
 @dataclass(frozen=True)
 class LEConfig:
-    fraction: float = 0.15        # share of training users whose sequences train the LE (Proposed: 10-20 %)
-    context: int = 20             # items per LE chunk: the most history a state or reward sees (Proposed)
-    epochs: int = 3               # passes over the LE subset (Proposed: 2-3)
+    # (Proposed) unless marked; methods.md §2.3-§2.4
+    fraction: float = 0.3         # share of training users whose sequences train the LE. The paper's "small
+                                  # subset" (Proposed 10-20 %) is of logs with thousands of sequences; the
+                                  # book's slices have 300-600 users (sec-llm-environment measures 5-50 %)
+    context: int = 20             # items per LE chunk: the most history a state or reward sees
+    epochs: int = 8               # passes over the LE subset (Proposed 2-3 on a large log; more on a small one)
     batch_size: int = 8           # chunks per step
-    lr: float = 1e-4              # adapters (Proposed, methods.md §2.4)
-    head_lr: float = 1e-3         # P_s, P_a, phi (Proposed)
-    lora_r: int = 8               # LoRA rank (Proposed, methods.md §2.4)
+    lr: float = 1e-3              # adapters (Proposed 1e-4, methods.md §2.4; the short CPU budget needs 1e-3)
+    head_lr: float = 1e-2         # P_s, P_a, phi
+    lora_r: int = 8               # LoRA rank (methods.md §2.4)
     lora_alpha: int = 16
-    state_dim: int = 64           # width of s^LE and u(a), = the backbones' hidden size (Proposed)
+    adapt_layers: int | None = None   # adapters on the top k layers only (frozen trunk cached); None = all
+    state_dim: int = 64           # width of s^LE and u(a), = the backbones' hidden size
     state_loss: str = "pairwise"  # pairwise (BPR) | infonce (methods.md §9)
-    state_negatives: int = 8      # sampled a^- per position for L_SM
-    lambda_rm: float = 1.0        # weight of L_RM (Proposed)
+    state_negatives: int = 8      # a^- per position for L_SM, drawn afresh at every step
+    rm_negatives: int = 2         # a^- per position for L_RM, drawn once (Proposed 1; each costs 1 token)
+    lambda_rm: float = 1.0        # weight of L_RM
     eval_events: int = 2000       # held-out events scored by evaluate() (sampled, seeded)
     seed: int = 0
 
-    SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("epochs", "batch_size", "eval_events")
+    SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("epochs", "batch_size", "adapt_layers", "eval_events")
 
     @classmethod
     def for_mode(cls, mode: Mode) -> "LEConfig":
-        sizes = {Mode.FULL: {}, Mode.BOOK: dict(epochs=2, eval_events=400),
-                 Mode.SMOKE: dict(epochs=1, batch_size=4, eval_events=40)}[mode]
+        sizes = {Mode.FULL: {}, Mode.BOOK: dict(adapt_layers=4, eval_events=400),
+                 Mode.SMOKE: dict(epochs=2, batch_size=4, adapt_layers=1, eval_events=40)}[mode]
         return replace(cls(), **sizes)
 
 
 class LEnvironment(nn.Module):
     """The adapted LM (frozen weights + LoRA), frozen item tokens, P_s, P_a and φ."""
 
-    def __init__(self, lm: nn.Module, item_tokens: ItemTokens, instruction_ids: list[int], state_dim: int):
+    def __init__(self, lm: nn.Module, item_tokens: ItemTokens, instruction_ids: list[int], state_dim: int,
+                 split: int = 0):
         super().__init__()
-        self.lm, self.item_tokens = lm, item_tokens
+        self.lm, self.item_tokens, self.split = lm, item_tokens, split    # split: first adapted layer
         self.register_buffer("prefix", torch.tensor(instruction_ids, dtype=torch.long), persistent=False)
         width = item_tokens.weight.shape[1]
         self.state_proj = nn.Linear(width, state_dim)               # P_s
         self.action_proj = nn.Linear(width, state_dim, bias=False)  # P_a
         self.reward_head = nn.Linear(width, 1)                      # phi
         item_tokens.weight.requires_grad_(False)
+        for head in (self.state_proj, self.action_proj, self.reward_head):
+            head.to(item_tokens.weight.device)                      # fp32 heads beside a bf16 LM on a GPU
 
     def decoder(self) -> nn.Module:
         """The LM without its head (LoRA layers are injected in place, so they are used)."""
         core = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
         return core.base_model
 
-    def hidden(self, tree: dict[str, torch.Tensor]) -> torch.Tensor:
-        """(B, L) tree batch -> (B, L, d) last-layer hidden states."""
+    def _inputs(self, tree: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """(embeds (B, L, d), additive mask (B, 1, L, L) in the LM's dtype, position ids) on the LM's device."""
         embeds = self.item_tokens.embed(self.lm, tree["ids"])
-        return self.decoder()(inputs_embeds=embeds, attention_mask=tree["mask"],
-                              position_ids=tree["position_ids"]).last_hidden_state
+        mask = None if tree["mask"] is None else tree["mask"].to(embeds.device, embeds.dtype)
+        return embeds, mask, tree["position_ids"].to(embeds.device)
+
+    def hidden(self, tree: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, L) tree batch -> (B, L, d) last-layer hidden states (the whole decoder)."""
+        embeds, mask, position_ids = self._inputs(tree)
+        with attention_without_cudnn():
+            return self.decoder()(inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids,
+                                  use_cache=False).last_hidden_state
+
+    def trunk(self, tree: dict[str, torch.Tensor]) -> trunk.Trunk:
+        """The frozen layers below ``split`` on a tree batch, once (no gradient)."""
+        embeds, mask, position_ids = self._inputs(tree)
+        with attention_without_cudnn():
+            return trunk.trunk_pass(self.decoder(), self.split, embeds.detach(), mask, position_ids)
+
+    def top(self, cached: trunk.Trunk) -> torch.Tensor:
+        """(B, L, d) last hidden states from a cached trunk: the adapted layers only, with gradient."""
+        with attention_without_cudnn():
+            return trunk.top_pass(self.decoder(), self.split, cached)
 
     def item_vectors(self) -> torch.Tensor:
         """(N, D) u(a) = P_a E_I[a] for every item."""
-        return self.action_proj(self.item_tokens.weight)
+        return self.action_proj(self.item_tokens.weight.float())
+
+    def states(self, h: torch.Tensor) -> torch.Tensor:
+        """(..., d) hidden states before an item -> (..., D) s^LE = P_s h."""
+        return self.state_proj(h.float())
 
     def rewards(self, h: torch.Tensor) -> torch.Tensor:
-        """(..., d) hidden states -> (...) r^LE."""
-        return self.reward_head(h).squeeze(-1)
-
-
-def tree_batch(prefix: torch.Tensor, chunks: list[torch.Tensor], branches: list[torch.Tensor],
-               parents: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Main sequences ``[prefix, chunk]`` followed by branch tokens that each see a main prefix.
-
-    Args:
-        prefix: (P,) instruction ids shared by every row.
-        chunks: B tensors of mixed ids (c_b,), the main sequences after the prefix.
-        branches: B tensors (n_b,) of branch token ids.
-        parents: B tensors (n_b,): index into the *main* sequence of the last token each
-            branch sees; the branch gets position id ``parent + 1``.
-    Returns:
-        ``ids`` (B, L), ``mask`` (B, 1, L, L) additive float mask, ``position_ids`` (B, L),
-        ``main_width`` (Lm = P + max c_b); padding is the id 0, visible to nobody.
-    """
-    P, B = len(prefix), len(chunks)
-    main_len = torch.tensor([P + len(c) for c in chunks])
-    n_len = torch.tensor([len(b) for b in branches])
-    Lm, Lb = int(main_len.max()), int(n_len.max()) if B else 0
-    ids = torch.zeros(B, Lm + Lb, dtype=torch.long)
-    parent = torch.full((B, Lb), -1, dtype=torch.long)
-    for b in range(B):
-        ids[b, :P], ids[b, P:main_len[b]] = prefix, chunks[b]
-        ids[b, Lm:Lm + n_len[b]], parent[b, :n_len[b]] = branches[b], parents[b]
-    am, ab = torch.arange(Lm), torch.arange(Lb)
-    valid = am[None] < main_len[:, None]                                           # (B, Lm)
-    mm = (am[None, :] <= am[:, None])[None] & valid[:, None, :] & valid[:, :, None]  # (B, Lm, Lm)
-    bm = am[None, None, :] <= parent[:, :, None]                                   # (B, Lb, Lm)
-    bb = (ab[None, :] == ab[:, None])[None] & (parent >= 0)[:, :, None]            # (B, Lb, Lb)
-    allowed = torch.cat([torch.cat([mm, torch.zeros(B, Lm, Lb, dtype=torch.bool)], 2),
-                         torch.cat([bm, bb], 2)], 1)                               # (B, L, L)
-    allowed |= torch.eye(Lm + Lb, dtype=torch.bool)[None]      # padding rows see themselves (no NaN)
-    mask = torch.zeros(allowed.shape).masked_fill(~allowed, torch.finfo(torch.float32).min)
-    position_ids = torch.cat([am.expand(B, Lm), (parent + 1).clamp(min=0)], 1)
-    return {"ids": ids, "mask": mask[:, None], "position_ids": position_ids, "main_width": Lm}
+        """(..., d) hidden states at a candidate -> (...) r^LE = phi(h)."""
+        return self.reward_head(h.float()).squeeze(-1)
 
 
 def state_loss(states: torch.Tensor, pos_vec: torch.Tensor, neg_vec: torch.Tensor, kind: str) -> torch.Tensor:
@@ -195,47 +195,80 @@ def chunk_tree(env: LEnvironment, items: list[np.ndarray], branch_items: list[np
     return tree_batch(env.prefix, chunks, branches, parents)
 
 
-def le_step(env: LEnvironment, batch: list[tuple[int, int, np.ndarray]], seen: dict[int, set[int]],
-            cfg: LEConfig, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-    """L_LE on a batch of chunks: one tree pass (chunk + one RM negative per position)."""
-    n, P = env.item_tokens.num_items, len(env.prefix)
-    items = [c for _, _, c in batch]
-    rm_neg = [sample_unseen(n, seen[u], len(c), rng)[:, None] for u, _, c in batch]       # (c, 1) each
-    sm_neg = [sample_unseen(n, seen[u], len(c) * cfg.state_negatives, rng) for u, _, c in batch]
-    tree = chunk_tree(env, items, rm_neg)
-    h = env.hidden(tree)                                                           # (B, L, d)
-    Lm = tree["main_width"]
+@dataclass
+class LEBatch:
+    """A fixed group of chunks with their reward-model negatives and cached trunk.
+
+    ``chunks``: ``(user, start, items)`` triples; ``rm_neg``: one (c_b, m) array per chunk,
+    the m negatives of each position (branch j of chunk b sits at position ``j // m``).
+    """
+    chunks: list[tuple[int, int, np.ndarray]]
+    rm_neg: list[np.ndarray]
+    trunk: trunk.Trunk
+    main_width: int
+
+
+def make_batches(env: LEnvironment, chunks: list[tuple[int, int, np.ndarray]], seen: dict[int, set[int]],
+                 cfg: LEConfig, rng: np.random.Generator) -> list[LEBatch]:
+    """Groups of ``cfg.batch_size`` chunks (in the given order), negatives drawn, trunks computed once."""
+    n, m, out = env.item_tokens.num_items, cfg.rm_negatives, []
+    for start in range(0, len(chunks), cfg.batch_size):
+        part = chunks[start:start + cfg.batch_size]
+        rm_neg = [sample_unseen(n, seen[u], len(c) * m, rng).reshape(len(c), m) for u, _, c in part]
+        tree = chunk_tree(env, [c for _, _, c in part], rm_neg)
+        out.append(LEBatch(part, rm_neg, env.trunk(tree), tree["main_width"]))
+    return out
+
+
+def le_loss(env: LEnvironment, batch: LEBatch, seen: dict[int, set[int]], cfg: LEConfig,
+            rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    """L_LE on one :class:`LEBatch`: the adapted layers on its trunk, fresh L_SM negatives.
+
+    Returns ``{"loss", "sm", "rm"}`` (the last two detached means).
+    """
+    n, P, m = env.item_tokens.num_items, len(env.prefix), cfg.rm_negatives
+    items = [c for _, _, c in batch.chunks]
+    h = env.top(batch.trunk)                                                       # (B, L, d)
     rows = torch.cat([torch.full((len(c),), b) for b, c in enumerate(items)])      # (M,)
     pos = torch.cat([torch.arange(len(c)) for c in items])                         # (M,)
     u = env.item_vectors()                                                         # (N, D)
-    states = env.state_proj(h[rows, P - 1 + pos])                                  # (M, D)
+    states = env.states(h[rows, P - 1 + pos])                                  # (M, D)
     target = torch.as_tensor(np.concatenate(items))
+    sm_neg = [sample_unseen(n, seen[u_], len(c) * cfg.state_negatives, rng) for u_, _, c in batch.chunks]
     negs = torch.as_tensor(np.concatenate(sm_neg)).view(-1, cfg.state_negatives)   # (M, K)
     l_sm = state_loss(states, u[target], u[negs], cfg.state_loss)
-    l_rm = reward_loss(env.rewards(h[rows, P + pos]), env.rewards(h[rows, Lm + pos]))
+    branch = batch.main_width + pos[:, None] * m + torch.arange(m)                 # (M, m)
+    r_pos = env.rewards(h[rows, P + pos])                                          # (M,)
+    r_neg = env.rewards(h[rows[:, None], branch])                                  # (M, m)
+    l_rm = reward_loss(r_pos[:, None].expand_as(r_neg), r_neg).mean(1)             # (M,)
     return {"loss": (l_sm + cfg.lambda_rm * l_rm).mean(), "sm": l_sm.mean().detach(),
             "rm": l_rm.mean().detach()}
 
 
 def fit_environment(env: LEnvironment, sequences: dict[int, np.ndarray], cfg: LEConfig, *,
                     show_progress: bool = False):
-    """Train adapters, P_s, P_a and φ on ``sequences`` (the LE subset); returns a per-step log."""
+    """Train adapters, P_s, P_a and φ on ``sequences`` (the LE subset); returns a per-step log.
+
+    Chunks are grouped once (seeded order) and their trunks cached (:func:`make_batches`);
+    each epoch visits the groups in a new seeded order.
+    """
     import pandas as pd
     from tqdm.auto import tqdm
 
     rng = np.random.default_rng(cfg.seed)
     seen = {u: set(seq.tolist()) for u, seq in sequences.items()}
     chunks = chunks_of(sequences, cfg.context)
+    env.eval()                                           # the trunk is frozen: no dropout while caching it
+    batches = make_batches(env, [chunks[i] for i in rng.permutation(len(chunks))], seen, cfg, rng)
     heads = [*env.state_proj.parameters(), *env.action_proj.parameters(), *env.reward_head.parameters()]
     adapters = [p for p in env.lm.parameters() if p.requires_grad]
     opt = torch.optim.Adam([{"params": adapters, "lr": cfg.lr}, {"params": heads, "lr": cfg.head_lr}])
     env.train()
     rows, step = [], 0
     for epoch in range(cfg.epochs):
-        order = rng.permutation(len(chunks))
-        for start in tqdm(range(0, len(order), cfg.batch_size), desc=f"LE epoch {epoch + 1}",
-                          disable=not show_progress, leave=False):
-            parts = le_step(env, [chunks[i] for i in order[start:start + cfg.batch_size]], seen, cfg, rng)
+        for b in tqdm(rng.permutation(len(batches)), desc=f"LE epoch {epoch + 1}", disable=not show_progress,
+                      leave=False):
+            parts = le_loss(env, batches[b], seen, cfg, rng)
             opt.zero_grad()
             parts["loss"].backward()
             opt.step()
@@ -243,48 +276,3 @@ def fit_environment(env: LEnvironment, sequences: dict[int, np.ndarray], cfg: LE
             rows.append({"step": step, "epoch": epoch + 1, **{k: float(v.detach()) for k, v in parts.items()}})
     env.eval()
     return pd.DataFrame(rows)
-
-
-@torch.no_grad()
-def evaluate(env: LEnvironment, events, item_counts: np.ndarray, cfg: LEConfig, *,
-             batch_size: int = 16) -> dict[str, float]:
-    """The LE on held-out events: reward-model pairs and state-model ranking, with popularity beside.
-
-    For ``cfg.eval_events`` sampled events (seeded): the history's last ``context`` items,
-    the target ``a+`` and one uniform unseen ``a-``. Reported: pairwise accuracy
-    P(r(a+) > r(a-)) and pooled AUC of r^LE and of popularity (training counts; ties ½),
-    and HR/NDCG@10 of ranking all items by ⟨s^LE, u(a)⟩ beside popularity's top-10.
-    """
-    rng = np.random.default_rng(cfg.seed + 1)
-    rows = rng.choice(len(events), size=min(cfg.eval_events, len(events)), replace=False)
-    n, P = env.item_tokens.num_items, len(env.prefix)
-    r_pos, r_neg, ranks, negs = [], [], [], []
-    u = env.item_vectors()                                                        # (N, D)
-    for start in range(0, len(rows), batch_size):
-        idx = rows[start:start + batch_size]
-        hist = [events.items[i, :events.lengths[i]][-cfg.context:] for i in idx]
-        neg = [sample_unseen(n, set(h.tolist()) | {int(events.target[i])}, 1, rng)[0] for h, i in zip(hist, idx)]
-        pair = [np.array([[events.target[i], m]]) for i, m in zip(idx, neg)]    # (1, 2): both at the end
-        tree = tree_batch(env.prefix, [env.item_tokens.ids(h) for h in hist],
-                          [env.item_tokens.ids(p.reshape(-1)) for p in pair],
-                          [torch.full((2,), P - 1 + len(h)) for h in hist])
-        h = env.hidden(tree)
-        Lm, b = tree["main_width"], torch.arange(len(idx))
-        r = env.rewards(h[:, Lm:Lm + 2])                                          # (B, 2)
-        r_pos.append(r[:, 0]), r_neg.append(r[:, 1]), negs.extend(neg)
-        last = torch.as_tensor([P - 1 + len(x) for x in hist])
-        scores = env.state_proj(h[b, last]) @ u.T                                 # (B, N)
-        ranks.append(ranking.full_ranks(scores, torch.as_tensor(events.target[idx])))
-    r_pos, r_neg = torch.cat(r_pos).numpy(), torch.cat(r_neg).numpy()
-    pop_pos, pop_neg = item_counts[events.target[rows]].astype(float), item_counts[np.array(negs)].astype(float)
-    ranks = torch.cat(ranks).numpy()
-    pop_ranks = ranking.full_ranks(torch.as_tensor(item_counts, dtype=torch.float32).expand(len(rows), -1),
-                                   torch.as_tensor(events.target[rows])).numpy()
-    labels = np.r_[np.ones(len(rows)), np.zeros(len(rows))]
-    return {"events": len(rows),
-            "rm_accuracy": float(np.mean((r_pos > r_neg) + 0.5 * (r_pos == r_neg))),
-            "rm_auc": auc(np.r_[r_pos, r_neg], labels),
-            "pop_accuracy": float(np.mean((pop_pos > pop_neg) + 0.5 * (pop_pos == pop_neg))),
-            "pop_auc": auc(np.r_[pop_pos, pop_neg], labels),
-            "state_hr@10": metrics.hit_at_k(ranks, 10), "state_ndcg@10": metrics.ndcg_at_k(ranks, 10),
-            "pop_hr@10": metrics.hit_at_k(pop_ranks, 10), "pop_ndcg@10": metrics.ndcg_at_k(pop_ranks, 10)}

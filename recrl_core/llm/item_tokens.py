@@ -11,8 +11,8 @@ LM's next-token loss on a sentence that follows the item token:
     \\mathcal L_{\\text{tok}}(i) = -\\sum_k \\log p_{\\text{LLM}}\\big(w_k \\mid x^I_i, w_{<k}\\big)
 
 e.g. ``[x_i] is Oasis, an artist tagged britpop, rock, british.``. Rows start at the
-mean input embedding of the item's *name* tokens (``init="text_mean"``), so a
-short training budget already starts from a meaningful point.
+mean input embedding of that sentence's tokens (``init="text_mean"``: name and tags),
+so a short training budget already starts from a point that carries the item's text.
 
 Taught in: sec-item-tokens
 """
@@ -39,7 +39,7 @@ class ItemTokenConfig:
     batch_size: int = 32              # sentences per step
     lr: float = 1e-3                  # Adam on E_I (Proposed, methods.md §2.4)
     max_text_tokens: int = 24         # sentence tokens after the item token (longer ones are cut)
-    init: str = "text_mean"           # text_mean | random (N(0, std of the LM's embeddings))
+    init: str = "text_mean"           # text_mean (mean embedding of the item sentence) | random (N(0, std))
     probe_items: int = 64             # fixed sample on which the log reports L_tok before/after each epoch
     seed: int = 0
 
@@ -75,6 +75,7 @@ class ItemTokens(nn.Module):
 
     def embed(self, lm: nn.Module, ids: torch.Tensor) -> torch.Tensor:
         """(B, L) mixed ids -> (B, L, d) input embeddings (text rows from the LM, item rows from E_I)."""
+        ids = ids.to(self.weight.device)
         is_item = ids >= self.vocab_size                                      # (B, L)
         text = lm.get_input_embeddings()(ids.clamp(max=self.vocab_size - 1))  # (B, L, d)
         items = self.weight[(ids - self.vocab_size).clamp(min=0, max=self.num_items - 1)]
@@ -86,16 +87,20 @@ def item_sentences(names: Sequence[str], details: Sequence[str]) -> list[str]:
     return [f" is {n}, {d}." if d else f" is {n}." for n, d in zip(names, details)]
 
 
-def init_item_tokens(lm: nn.Module, tok, names: Sequence[str], cfg: ItemTokenConfig) -> ItemTokens:
-    """A fresh :class:`ItemTokens`; rows = mean embedding of each name's tokens, or seeded noise."""
+def init_item_tokens(lm: nn.Module, tok, sentences: Sequence[str], cfg: ItemTokenConfig) -> ItemTokens:
+    """A fresh :class:`ItemTokens` for the items of ``sentences`` (:func:`item_sentences`).
+
+    Rows = the mean input embedding of each sentence's first ``max_text_tokens`` tokens
+    (``text_mean``), or seeded noise with the LM table's std (``random``).
+    """
     table = lm.get_input_embeddings().weight.detach()                        # (V, d)
-    tokens = ItemTokens(len(names), table.shape[1], table.shape[0]).to(table.dtype)
+    tokens = ItemTokens(len(sentences), table.shape[1], table.shape[0]).to(table.device, table.dtype)
     if cfg.init == "random":
         gen = torch.Generator().manual_seed(cfg.seed)
-        rows = torch.randn(len(names), table.shape[1], generator=gen) * table.std()
+        rows = torch.randn(len(sentences), table.shape[1], generator=gen) * table.float().std().item()
     elif cfg.init == "text_mean":
-        rows = torch.stack([table[tok(" " + n, add_special_tokens=False)["input_ids"] or [0]].mean(0)
-                            for n in names])
+        rows = torch.stack([table[tok(s, add_special_tokens=False)["input_ids"][:cfg.max_text_tokens] or [0]].mean(0)
+                            for s in sentences])
     else:
         raise ValueError(f"ItemTokenConfig.init must be 'text_mean' or 'random', got {cfg.init!r}")
     tokens.weight.data.copy_(rows)
@@ -124,9 +129,10 @@ def sentence_batch(tok, item_tokens: ItemTokens, items: np.ndarray, sentences: S
 
 def token_loss(lm: nn.Module, item_tokens: ItemTokens, batch: dict) -> torch.Tensor:
     """Mean of L_tok per sentence token over the batch (scalar, with gradient to E_I)."""
+    device = item_tokens.weight.device
     embeds = item_tokens.embed(lm, batch["input_ids"])                        # (B, L, d)
-    logits = lm(inputs_embeds=embeds, attention_mask=batch["attention_mask"]).logits  # (B, L, V)
-    return nn.functional.cross_entropy(logits.flatten(0, 1).float(), batch["labels"].flatten(),
+    logits = lm(inputs_embeds=embeds, attention_mask=batch["attention_mask"].to(device)).logits  # (B, L, V)
+    return nn.functional.cross_entropy(logits.flatten(0, 1).float(), batch["labels"].to(device).flatten(),
                                        ignore_index=IGNORE)
 
 
@@ -148,8 +154,8 @@ def fit_item_tokens(lm: nn.Module, tok, names: Sequence[str], details: Sequence[
 
     freeze(lm)
     lm.eval()                                                  # no dropout: only E_I changes
-    tokens = init_item_tokens(lm, tok, names, cfg)
     sentences = item_sentences(names, details)
+    tokens = init_item_tokens(lm, tok, sentences, cfg)
     opt = torch.optim.Adam(tokens.parameters(), lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed)
     n = len(names)

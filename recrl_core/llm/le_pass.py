@@ -139,7 +139,7 @@ def run_pass(env: LEnvironment, users: np.ndarray, items: np.ndarray, cfg: PassC
     starts = np.r_[0, np.flatnonzero(users[1:] != users[:-1]) + 1]                 # first row per user
     seqs = {int(users[s]): items[s:e] for s, e in zip(starts, np.r_[starts[1:], len(users)])}
     offset = {int(users[s]): int(s) for s in starts}
-    vectors = env.item_vectors()                                                  # (N, D)
+    vectors = _cpu(env.item_vectors())                                            # (N, D)
     E, K = len(items), cfg.aug_k_max
     out = {"le_state": np.zeros((E, vectors.shape[1]), np.float32), "le_reward": np.zeros(E, np.float32),
            "aug_actions": np.zeros((E, K), np.int64), "aug_reward": np.zeros((E, K), np.float32),
@@ -154,9 +154,9 @@ def run_pass(env: LEnvironment, users: np.ndarray, items: np.ndarray, cfg: PassC
         cands = []
         for b, (u, s, c) in enumerate(batch):
             rows, pos = offset[u] + s + np.arange(len(c)), torch.arange(len(c))
-            states = env.state_proj(h[b, P - 1 + pos])                             # (c, D)
+            states = _cpu(env.states(h[b, P - 1 + pos]))                       # (c, D)
             out["le_state"][rows] = states.numpy()
-            out["le_reward"][rows] = env.rewards(h[b, P + pos]).numpy()
+            out["le_reward"][rows] = _cpu(env.rewards(h[b, P + pos])).numpy()
             cands.append(pick_candidates(states, vectors, excluded(seqs[u], s, len(c), n, cfg.exclude_history),
                                          cfg, gen).numpy())                       # (c, M)
         tree = chunk_tree(env, [c for _, _, c in batch], cands)                    # pass 2: + candidates
@@ -164,11 +164,16 @@ def run_pass(env: LEnvironment, users: np.ndarray, items: np.ndarray, cfg: PassC
         Lm, M = tree["main_width"], cfg.candidates
         for b, (u, s, c) in enumerate(batch):
             rows = offset[u] + s + np.arange(len(c))
-            r = env.rewards(h[b, Lm:Lm + len(c) * M]).view(len(c), M)              # (c, M)
+            r = _cpu(env.rewards(h[b, Lm:Lm + len(c) * M])).view(len(c), M)        # (c, M)
             best = torch.topk(r, K, dim=1)
             out["aug_actions"][rows] = np.take_along_axis(cands[b], best.indices.numpy(), 1)
             out["aug_reward"][rows], out["candidate_reward"][rows] = best.values.numpy(), r.mean(1).numpy()
     return LEPass(**out, item_vectors=vectors.numpy(), seconds=time.perf_counter() - t0, lm_tokens=tokens)
+
+
+def _cpu(t: torch.Tensor) -> torch.Tensor:
+    """A float32 CPU copy (the pass's arrays are numpy, whatever device and dtype the LM uses)."""
+    return t.detach().float().cpu()
 
 
 def cached_pass(env: LEnvironment, users: np.ndarray, items: np.ndarray, cfg: PassConfig, *, context: int,

@@ -31,6 +31,7 @@ from recrl_core.llm.environment import INSTRUCTION, LEConfig, LEnvironment, fit_
 from recrl_core.llm.le_pass import learned_state
 
 LASTFM = "hetrec2011-lastfm-2k"
+LE_VERSION = 2          # part of the cache key: bump when stages 1-2 change in a way the configs do not show
 DATASETS = {"lastfm": dict(dataset=LASTFM, min_core=20),          # 304 users, 460 artists, 12.6k train events
             "movielens": dict(genres=("Fantasy", "Romance"))}    # 568 users, 949 movies, 20k train events
 
@@ -42,19 +43,19 @@ class GridConfig:
     backbones: tuple[str, ...] = ("gru4rec", "caser", "sasrec")
     methods: tuple[str, ...] = ("sqn", "sa2c")
     num_seeds: int = 3                       # mean +- std over seeds (house-style §5)
-    k_values: tuple[int, ...] = (1, 2)       # K_aug rows of the K sweep (<= PassConfig.aug_k_max)
-    fractions: tuple[float, ...] = (0.05, 0.3)   # extra LE training fractions (beside LEConfig.fraction)
+    k_values: tuple[int, ...] = (0, 1, 2)    # K_aug of the K sweep (<= PassConfig.aug_k_max; 0 = state+reward)
+    fractions: tuple[float, ...] = (0.05, 0.15, 0.5)   # extra LE training shares (beside LEConfig.fraction)
 
     SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("datasets", "backbones", "methods", "num_seeds", "k_values",
                                               "fractions")
 
     @classmethod
     def for_mode(cls, mode: Mode) -> "GridConfig":
+        # book: one backbone keeps the 20-run grid near 6 minutes on 2 cores (a fused run costs ~2 plain ones)
         sizes = {Mode.FULL: {},
-                 Mode.BOOK: dict(datasets=("lastfm",), backbones=("gru4rec", "sasrec"), num_seeds=2,
-                                 fractions=(0.05,)),
+                 Mode.BOOK: dict(datasets=("lastfm",), backbones=("gru4rec",), num_seeds=2, fractions=(0.15,)),
                  Mode.SMOKE: dict(datasets=("lastfm",), backbones=("gru4rec",), methods=("sqn",), num_seeds=1,
-                                  k_values=(1,), fractions=(0.05,))}[mode]
+                                  k_values=(0, 1), fractions=(0.15,))}[mode]
         return replace(cls(), **sizes)
 
 
@@ -107,39 +108,46 @@ class Built:
 
 
 def new_environment(lm, tok, tokens: itok.ItemTokens, cfg: LEConfig) -> LEnvironment:
-    """Attach LoRA (r, α from ``cfg``; attention projections) and fresh heads (seeded)."""
+    """Attach LoRA (r, α from ``cfg``; attention projections of the top ``cfg.adapt_layers`` layers,
+    or of all) and fresh heads (seeded)."""
     from recrl_core.llm.lora import LoRAConfig, add_lora
+    from recrl_core.llm.trunk import split_index
 
-    lm = add_lora(lm, LoRAConfig(r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=0.05), seed=cfg.seed)
+    split = split_index(lm.config.num_hidden_layers, cfg.adapt_layers)
+    layers = None if cfg.adapt_layers is None else tuple(range(split, lm.config.num_hidden_layers))
+    lm = add_lora(lm, LoRAConfig(r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=0.05, layers=layers), seed=cfg.seed)
     torch.manual_seed(cfg.seed)
     prefix = tok(INSTRUCTION, add_special_tokens=False)["input_ids"]
-    return LEnvironment(lm, tokens, prefix, cfg.state_dim)
+    return LEnvironment(lm, tokens, prefix, cfg.state_dim, split=split)
 
 
 def build_environment(lm_name: str, prep: prepare.Prepared, data_dir: Path, tok_cfg: itok.ItemTokenConfig,
                       le_cfg: LEConfig, *, cache_root: Path | None = None, tokens: itok.ItemTokens | None = None,
-                      show_progress: bool = False) -> Built:
+                      device: str = "cpu", show_progress: bool = False) -> Built:
     """Stages 1-2, cached: item tokens (LM frozen), then adapters + heads with L_SM + λ L_RM.
 
     ``tokens``: item tokens learned before (e.g. by another build of the same data and
-    ``tok_cfg``); stage 1 is then skipped and its log is empty.
+    ``tok_cfg``); stage 1 is then skipped and its log is empty. ``device``: where the LM
+    runs (``hardware.pick_device``); the cached weights are the same on any device.
     """
     from safetensors.torch import load_file, save_file
 
     from recrl_core.llm.models import load_lm
 
-    lm, tok = load_lm(lm_name, seed=le_cfg.seed)
+    lm, tok = load_lm(lm_name, device=device, seed=le_cfg.seed)
     names, details = item_descriptions(prep, data_dir)
     seqs = user_sequences(prep.train)
     users = le_users(seqs, le_cfg.fraction, le_cfg.seed)
     data = hashlib.sha256(prep.train[["user_idx", "item_idx"]].to_numpy().tobytes()).hexdigest()
     given = None if tokens is None else hashlib.sha256(tokens.weight.detach().numpy().tobytes()).hexdigest()
     key = make_key(lm=lm_name, tok=asdict(tok_cfg), le=asdict(le_cfg), data=data, names=names, details=details,
-                   tokens=given)
+                   tokens=given, version=LE_VERSION)
     folder = Path(cache_root or config.cache_dir()) / "lea-environment"
     path = folder / f"{key}.safetensors"
     if path.is_file() and path.with_suffix(".json").is_file():
-        tokens = itok.ItemTokens(len(names), lm.get_input_embeddings().weight.shape[1], lm.config.vocab_size)
+        table = lm.get_input_embeddings().weight
+        tokens = itok.ItemTokens(len(names), table.shape[1], lm.config.vocab_size).to(table.device, table.dtype)
+        itok.freeze(lm)
         env = new_environment(lm, tok, tokens, le_cfg)
         state = load_file(str(path))
         if set(state) != set(learned_state(env)):   # same names as saved: else a stale or foreign file
@@ -154,7 +162,7 @@ def build_environment(lm_name: str, prep: prepare.Prepared, data_dir: Path, tok_
         tokens, token_log = itok.fit_item_tokens(lm, tok, names, details, tok_cfg, show_progress=show_progress)
     else:
         itok.freeze(lm)
-        tokens, token_log = _copy(tokens), pd.DataFrame(columns=["epoch", "loss"])
+        tokens, token_log = _copy(tokens, lm.get_input_embeddings().weight), pd.DataFrame(columns=["epoch", "loss"])
     t1 = time.perf_counter()
     env = new_environment(lm, tok, tokens, le_cfg)
     le_log = fit_environment(env, {u: seqs[u] for u in users}, le_cfg, show_progress=show_progress)
@@ -167,8 +175,8 @@ def build_environment(lm_name: str, prep: prepare.Prepared, data_dir: Path, tok_
     return Built(env, token_log, le_log, users, seconds, False)
 
 
-
-def _copy(tokens: itok.ItemTokens) -> itok.ItemTokens:
-    out = itok.ItemTokens(tokens.num_items, tokens.weight.shape[1], tokens.vocab_size)
+def _copy(tokens: itok.ItemTokens, like: torch.Tensor) -> itok.ItemTokens:
+    """A detached copy of ``tokens`` on the device and in the dtype of ``like`` (the LM's table)."""
+    out = itok.ItemTokens(tokens.num_items, tokens.weight.shape[1], tokens.vocab_size).to(like.device, like.dtype)
     out.weight.data.copy_(tokens.weight.detach())
     return out

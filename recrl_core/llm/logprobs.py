@@ -38,7 +38,8 @@ def sequence_inputs(batch: Generated) -> dict[str, torch.Tensor]:
 _SAFE_SDPA = ("EFFICIENT_ATTENTION", "FLASH_ATTENTION", "MATH")
 
 
-def _attention_without_cudnn():
+def attention_without_cudnn():
+    """Context: SDPA may use any kernel but cuDNN's (see above); used wherever LM gradients are taken."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
     return sdpa_kernel([getattr(SDPBackend, name) for name in _SAFE_SDPA])
@@ -46,7 +47,7 @@ def _attention_without_cudnn():
 
 def _response_outputs(model, batch: Generated, hidden: bool):
     T = batch.response_ids.shape[1]
-    with _attention_without_cudnn(), soft_prompt.bind(model, batch.context):
+    with attention_without_cudnn(), soft_prompt.bind(model, batch.context):
         out = model(**sequence_inputs(batch), logits_to_keep=T + 1, output_hidden_states=hidden)
     logits = out.logits[:, :-1].float()                                             # (B, T, V)
     states = out.hidden_states[-1][:, -T - 1:-1] if hidden else None                 # (B, T, H)

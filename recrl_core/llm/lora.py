@@ -28,6 +28,7 @@ class LoRAConfig:
     alpha: int = 16                             # scale alpha/r (Public code: lora_alpha)
     dropout: float = 0.0                        # 0: log-probs are computed in eval mode anyway (house-style §9)
     target_modules: tuple[str, ...] = LLAMA_TARGETS   # attention projections (house-style §9)
+    layers: tuple[int, ...] | None = None       # indices of the layers that get adapters; None = every layer
 
 
 def default_targets(model: torch.nn.Module) -> tuple[str, ...]:
@@ -39,7 +40,8 @@ def add_lora(model: torch.nn.Module, cfg: LoRAConfig = LoRAConfig(), seed: int =
     """Wrap ``model`` in a peft LoRA model; only the ``lora_`` matrices require grad.
 
     Targets not present in the model (e.g. ``q_proj`` on GPT-2) fall back to
-    :func:`default_targets`. The B matrices start at zero, so the wrapped model
+    :func:`default_targets`; ``cfg.layers`` limits the adapters to those layer indices.
+    The B matrices start at zero, so the wrapped model
     computes exactly the base model's function until the first update.
     """
     from peft import LoraConfig, get_peft_model
@@ -49,6 +51,7 @@ def add_lora(model: torch.nn.Module, cfg: LoRAConfig = LoRAConfig(), seed: int =
     torch.manual_seed(seed)                                   # A matrices: Kaiming-uniform init
     peft_cfg = LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
                           target_modules=targets, task_type="CAUSAL_LM",
+                          layers_to_transform=None if cfg.layers is None else list(cfg.layers),
                           fan_in_fan_out=getattr(model.config, "model_type", "") == "gpt2")
     return get_peft_model(model, peft_cfg)
 

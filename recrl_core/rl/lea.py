@@ -56,9 +56,10 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 @dataclass(frozen=True)
 class LEAConfig:
     # all fields: (Proposed) unless marked; methods.md §2.3 (L_LEA table), §2.4 (values), §9 (choices)
-    state_fusion: str = "mlp"        # mlp: MLP([h_G; sg(s_hat)]) | le_only | none (§2.3, §9)
+    state_fusion: str = "mlp"        # mlp: h_G + MLP([h_G; sg(s_hat)]), zero-init last layer | le_only | none
     le_reward: str = "normalised"    # the learner's r_t: normalised | shaped | logged (§2.3, §9)
-    reward_norm: str = "sigmoid"     # sigmoid | zscore (train-set mean/std, then logistic) (§2.3)
+    reward_norm: str = "zscore"      # zscore (train-set mean/std, then logistic) | sigmoid (§2.3). A Bradley-
+                                     # Terry reward is defined up to a constant: sigmoid(raw) depends on it
     eta: float = 0.5                 # shaped: r = r_base + eta * norm(r^LE) (§2.3, §2.4)
     aug_k: int = 2                   # augmented actions used per transition, <= Kmax; 0 = none (§2.4)
     lambda_aug: float = 0.5          # weight of sum_k L_s(a_k) (§2.3, §2.4)
@@ -176,9 +177,11 @@ class FusedEncoder(nn.Module):
 
     The student, GRU4Rec of width D over an item table initialised from the LE item
     vectors, gives :math:`\\hat s_t` (B, D). The fusion sees :math:`\\operatorname{sg}(\\hat s_t)`,
-    so the student learns only from :func:`distill_loss`. mlp:
-    ``Linear(H, H)(ReLU(Linear(H + D, H)([h_G ; sg(s_hat)])))``; le_only:
-    ``Linear(D, H)(sg(s_hat))`` (backbone unused); none: ``h_G`` (no student).
+    so the student learns only from :func:`distill_loss`. mlp, residual:
+    ``h_G + Linear(H, H)(ReLU(Linear(H + D, H)([h_G ; sg(s_hat)])))`` with the last layer
+    zero-initialised, so at initialisation the fused state *is* the backbone's and the LE
+    input can only be learned in, not imposed; le_only: ``Linear(D, H)(sg(s_hat))``
+    (backbone unused); none: ``h_G`` (no student).
 
     Args: backbone: ``forward(items (B, T), lengths (B,)) -> (B, H)``, with ``hidden_size``.
         num_items: N (pad id N). item_vectors: (N, D) for the student's table, or None.
@@ -197,6 +200,9 @@ class FusedEncoder(nn.Module):
             self.branch = _student_branch(num_items, item_vectors, le_dim)
             self.fuse = (nn.Sequential(nn.Linear(h + le_dim, h), nn.ReLU(), nn.Linear(h, h))
                          if fusion == "mlp" else nn.Linear(le_dim, h))
+            if fusion == "mlp":                                  # residual: starts as exactly h_G
+                nn.init.zeros_(self.fuse[2].weight)
+                nn.init.zeros_(self.fuse[2].bias)
 
     @property
     def has_student(self) -> bool:
@@ -216,7 +222,8 @@ class FusedEncoder(nn.Module):
         s_hat = self.student(items, lengths).detach()                       # (B, D) sg: distillation only
         if self.fusion == "le_only":
             return self.fuse(s_hat)
-        return self.fuse(torch.cat([self.backbone(items, lengths), s_hat], dim=-1))  # (B, H + D) -> (B, H)
+        h_g = self.backbone(items, lengths)                                 # (B, H)
+        return h_g + self.fuse(torch.cat([h_g, s_hat], dim=-1))            # (B, H + D) -> (B, H)
 
 
 def _student_branch(num_items: int, item_vectors, le_dim: int) -> GRU4Rec:

@@ -20,6 +20,7 @@ from recrl_core.train.shield import fingerprint  # noqa: E402
 
 NAMES = ["Oasis", "Blur", "Pulp", "Suede", "Radiohead", "Coldplay", "Muse", "Keane"]
 DETAILS = ["an artist tagged britpop"] * 4 + ["an artist tagged rock"] * 4
+N_ITEMS = len(NAMES)
 
 
 @pytest.fixture()
@@ -30,7 +31,7 @@ def lm(tiny_lm):
 def test_item_token_training_touches_only_the_new_embeddings(lm, lm_tokenizer):
     before = fingerprint(lm)
     cfg = itok.ItemTokenConfig(epochs=3, batch_size=4, lr=5e-2)
-    init = itok.init_item_tokens(lm, lm_tokenizer, NAMES, cfg).weight.detach().clone()
+    init = itok.init_item_tokens(lm, lm_tokenizer, itok.item_sentences(NAMES, DETAILS), cfg).weight.detach().clone()
     tokens, log = itok.fit_item_tokens(lm, lm_tokenizer, NAMES, DETAILS, cfg)
     assert fingerprint(lm) == before                               # the LM did not move, bit for bit
     assert not torch.equal(tokens.weight, init)                    # E_I did
@@ -38,11 +39,16 @@ def test_item_token_training_touches_only_the_new_embeddings(lm, lm_tokenizer):
     assert log["loss"].iloc[-1] < log["loss"].iloc[0]              # L_tok went down
 
 
-def test_text_mean_init_is_the_mean_of_the_name_embeddings(lm, lm_tokenizer):
-    tokens = itok.init_item_tokens(lm, lm_tokenizer, ["Oasis"], itok.ItemTokenConfig())
-    ids = lm_tokenizer(" Oasis", add_special_tokens=False)["input_ids"]
-    expected = lm.get_input_embeddings().weight[ids].mean(0)
-    torch.testing.assert_close(tokens.weight[0], expected)
+def test_text_mean_init_is_the_mean_of_the_sentence_embeddings(lm, lm_tokenizer):
+    sentences = itok.item_sentences(["Oasis", "Blur"], ["an artist tagged britpop", ""])
+    assert sentences == [" is Oasis, an artist tagged britpop.", " is Blur."]
+    tokens = itok.init_item_tokens(lm, lm_tokenizer, sentences, itok.ItemTokenConfig())
+    for row, sentence in enumerate(sentences):
+        ids = lm_tokenizer(sentence, add_special_tokens=False)["input_ids"]
+        torch.testing.assert_close(tokens.weight[row], lm.get_input_embeddings().weight[ids].mean(0))
+    cut = itok.init_item_tokens(lm, lm_tokenizer, sentences[:1], itok.ItemTokenConfig(max_text_tokens=2))
+    ids = lm_tokenizer(sentences[0], add_special_tokens=False)["input_ids"][:2]
+    torch.testing.assert_close(cut.weight[0], lm.get_input_embeddings().weight[ids].mean(0))
 
 
 def test_mixed_ids_read_items_from_the_new_table(lm):
@@ -73,7 +79,7 @@ def test_state_and_reward_losses_by_hand():
 
 
 def _env(lm, tok, n=len(NAMES), seed=0):
-    tokens = itok.init_item_tokens(lm, tok, NAMES[:n], itok.ItemTokenConfig())
+    tokens = itok.init_item_tokens(lm, tok, itok.item_sentences(NAMES[:n], DETAILS[:n]), itok.ItemTokenConfig())
     return new_environment(lm, tok, tokens, envm.LEConfig(state_dim=8, seed=seed)).eval()
 
 
@@ -161,7 +167,7 @@ def test_pass_state_equals_a_direct_state_model_call(lm, lm_tokenizer):
     ids = torch.cat([env.prefix, env.item_tokens.ids(seq[:p])])[None]
     with torch.no_grad():
         h = env.hidden({"ids": ids, "mask": None, "position_ids": torch.arange(ids.shape[1])[None]})
-        np.testing.assert_allclose(res.le_state[row], env.state_proj(h[0, -1]).numpy(), atol=1e-5)
+        np.testing.assert_allclose(res.le_state[row], env.states(h[0, -1]).numpy(), atol=1e-5)
         logged = env.rewards(env.hidden({"ids": torch.cat([ids, env.item_tokens.ids(seq[p:p + 1])[None]], 1),
                                          "mask": None, "position_ids": torch.arange(ids.shape[1] + 1)[None]})[0, -1])
     assert res.le_reward[row] == pytest.approx(float(logged), abs=1e-5)
@@ -185,3 +191,112 @@ def test_sample_unseen_and_errors():
     assert set(got.tolist()) <= {3, 4}
     with pytest.raises(ValueError, match="seen all"):
         envm.sample_unseen(3, {0, 1, 2}, 1, rng)
+
+
+# ---- the frozen trunk: cached lower layers + adapted top == the whole decoder
+
+
+def _env_top(lm, tok, adapt_layers):
+    tokens = itok.init_item_tokens(lm, tok, itok.item_sentences(NAMES, DETAILS), itok.ItemTokenConfig())
+    env = new_environment(lm, tok, tokens, envm.LEConfig(state_dim=8, adapt_layers=adapt_layers)).eval()
+    with torch.no_grad():                                   # a non-zero adapter, so the top really differs
+        for name, p in env.lm.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.2)
+    return env
+
+
+@pytest.mark.parametrize("adapt_layers", [None, 1, 2])
+def test_top_on_a_cached_trunk_equals_the_whole_decoder(lm, lm_tokenizer, adapt_layers):
+    env = _env_top(lm, lm_tokenizer, adapt_layers)
+    assert env.split == {None: 0, 1: 1, 2: 0}[adapt_layers]
+    tree = envm.chunk_tree(env, [np.array([0, 3, 5, 1]), np.array([2, 7])],
+                           [np.array([[2, 4], [6, 7], [1, 2], [0, 5]]), np.array([[1, 3], [4, 6]])])
+    with torch.no_grad():
+        whole = env.hidden(tree)
+        cached = env.trunk(tree)
+        assert not cached.hidden.requires_grad
+        torch.testing.assert_close(env.top(cached), whole, atol=1e-5, rtol=1e-4)
+
+
+def test_adapters_sit_only_on_the_top_layers_and_only_they_learn(lm, lm_tokenizer):
+    env = _env_top(lm, lm_tokenizer, adapt_layers=1)
+    lora = [n for n, p in env.lm.named_parameters() if p.requires_grad]
+    assert lora and all(".layers.1." in n and "lora_" in n for n in lora)
+    batches = envm.make_batches(env, envm.chunks_of({0: np.array([0, 1, 2, 3, 4])}, 5), {0: {0, 1, 2, 3, 4}},
+                                envm.LEConfig(state_dim=8, adapt_layers=1), np.random.default_rng(0))
+    envm.le_loss(env, batches[0], {0: {0, 1, 2, 3, 4}}, envm.LEConfig(state_dim=8, adapt_layers=1),
+                 np.random.default_rng(1))["loss"].backward()
+    got = {n for n, p in env.lm.named_parameters() if p.grad is not None}
+    assert got == set(lora)                                  # every adapter of the top layer, nothing else
+    assert env.reward_head.weight.grad is not None and env.item_tokens.weight.grad is None
+
+
+def test_le_loss_by_hand_on_the_whole_decoder(lm, lm_tokenizer):
+    env = _env_top(lm, lm_tokenizer, adapt_layers=1)
+    cfg = envm.LEConfig(state_dim=8, adapt_layers=1, rm_negatives=2, state_negatives=3)
+    seqs = {0: np.array([0, 1, 2, 3, 4]), 1: np.array([5, 6, 7])}
+    seen = {u: set(s.tolist()) for u, s in seqs.items()}
+    batch = envm.make_batches(env, envm.chunks_of(seqs, 4), seen, cfg, np.random.default_rng(0))[0]
+    assert [n.shape for n in batch.rm_neg] == [(4, 2), (1, 2), (3, 2)]
+    for (u, _, _), neg in zip(batch.chunks, batch.rm_neg):
+        assert not set(neg.ravel().tolist()) & seen[u]
+    with torch.no_grad():
+        lib = envm.le_loss(env, batch, seen, cfg, np.random.default_rng(5))
+        rng = np.random.default_rng(5)                       # the same L_SM draws, in the same order
+        h = env.hidden(envm.chunk_tree(env, [c for _, _, c in batch.chunks], batch.rm_neg))
+        u_vec, P, Lm, sm, rm = env.item_vectors(), len(env.prefix), batch.main_width, [], []
+        for b, (u, _, c) in enumerate(batch.chunks):
+            neg = envm.sample_unseen(N_ITEMS, seen[u], len(c) * 3, rng).reshape(len(c), 3)
+            for p in range(len(c)):
+                s = env.states(h[b, P - 1 + p])
+                sm.append(-torch.nn.functional.logsigmoid(s @ u_vec[c[p]] - u_vec[neg[p]] @ s).mean())
+                r_neg = env.rewards(h[b, Lm + 2 * p:Lm + 2 * p + 2])
+                rm.append(-torch.nn.functional.logsigmoid(env.rewards(h[b, P + p]) - r_neg).mean())
+    by_hand = torch.stack(sm).mean() + cfg.lambda_rm * torch.stack(rm).mean()
+    torch.testing.assert_close(lib["loss"], by_hand, atol=1e-5, rtol=1e-4)
+
+
+def test_trunk_errors():
+    from recrl_core.llm import trunk
+
+    assert trunk.split_index(30, None) == 0 and trunk.split_index(30, 4) == 26
+    with pytest.raises(ValueError, match=r"adapt_layers must be in \[1, 30\]"):
+        trunk.split_index(30, 31)
+    with pytest.raises(ValueError, match="Llama-style"):
+        trunk.decoder_layers(torch.nn.Linear(2, 2))
+
+
+def test_popularity_negatives_follow_the_counts_and_skip_the_history():
+    from recrl_core.llm import le_eval
+
+    counts, rng = np.array([0, 1, 3, 0, 6]), np.random.default_rng(0)
+    draws = np.array([le_eval.sample_popular(counts, {4}, rng) for _ in range(4000)])
+    assert set(draws.tolist()) == {1, 2}                                   # never seen, never a zero count
+    assert np.mean(draws == 2) == pytest.approx(0.75, abs=0.03)            # 3 / (1 + 3)
+    with pytest.raises(ValueError, match="positive count"):
+        le_eval.sample_popular(counts, {1, 2, 4}, rng)
+
+
+def test_evaluate_scores_popularity_at_chance_on_popularity_negatives(lm, lm_tokenizer):
+    from recrl_core.data.sequences import EvalEvents
+    from recrl_core.llm import le_eval
+
+    env = _env(lm, lm_tokenizer)
+    rng = np.random.default_rng(1)
+    m = 200
+    counts = np.array([50, 40, 30, 20, 10, 5, 3, 1])
+    target = rng.choice(8, size=m, p=counts / counts.sum())                # choices follow popularity
+    items = np.full((m, 3), 8)
+    items[:, 0] = (target + 1) % 8
+    events = EvalEvents(users=np.arange(m), items=items, lengths=np.ones(m, dtype=int), target=target,
+                        behaviour=np.full(m, "click"), time=np.arange(m))
+    cfg = envm.LEConfig(eval_events=m, context=3)
+    uniform = le_eval.evaluate(env, events, counts, cfg)
+    matched = le_eval.evaluate(env, events, counts, cfg, negatives="popularity")
+    assert uniform["pop_accuracy"] > 0.6                                   # popular positives vs uniform negatives
+    assert abs(matched["pop_accuracy"] - 0.5) < 0.1                        # same distribution on both sides
+    for res in (uniform, matched):
+        assert all(0.0 <= res[k] <= 1.0 for k in ("rm_accuracy", "rm_auc", "state_hr@10", "state_ndcg@10"))
+    with pytest.raises(ValueError, match="uniform"):
+        le_eval.evaluate(env, events, counts, cfg, negatives="hard")

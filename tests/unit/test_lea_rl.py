@@ -160,7 +160,7 @@ def _three_rows():
                                             ("shaped", "base + eta * norm")])
 def test_attach_rewards(kind, expected):
     t, le_state, le_reward, aug, aug_reward = _three_rows()
-    cfg = lea.LEAConfig(le_reward=kind, eta=0.4, aug_k=1)
+    cfg = lea.LEAConfig(le_reward=kind, eta=0.4, aug_k=1, reward_norm="sigmoid")
     out = lea.attach(t, le_state, le_reward, aug, aug_reward, cfg)
     want = {"logged": t.reward, "normalised": expected,
             "shaped": t.reward + 0.4 * np.array([0.5, 0.75, 0.25])}[kind]
@@ -231,6 +231,8 @@ def _pair(data, cfg, seed=0, lr_2=None):
 def test_fused_model_scores_histories_only(data):
     net = _pair(data, lea.LEAConfig()).networks[0]
     net.eval()
+    with torch.no_grad():                                                     # as after training: the LE input counts
+        net.encoder.fuse[2].weight.normal_(0, 0.5)
     val = data[3]
     args = [torch.as_tensor(x) for x in (val.users, val.items, val.lengths)]   # T' = 8 > state_len
     scores = net.score(*args)
@@ -255,7 +257,7 @@ def test_student_learns_only_from_distillation(data, weight):
     assert any(student_moved) is (weight > 0) and all(student_moved) is (weight > 0)
     no_grad = [p.grad is None for p in pair.networks[main_i].encoder.branch.parameters()]
     assert all(no_grad) is (weight == 0)                                      # weight 0: not even a zero grad
-    assert not torch.equal(after["encoder.fuse.0.weight"], before[main_i]["encoder.fuse.0.weight"])
+    assert not torch.equal(after["encoder.fuse.2.weight"], before[main_i]["encoder.fuse.2.weight"])
     total = parts["supervised"] + parts["q"] + cfg.lambda_aug * parts["aug_supervised"] + parts["aug_q"]
     assert parts["loss"] == pytest.approx(total + weight * parts["distill"], rel=1e-5)     # L_LEA (§2.3)
 
@@ -336,3 +338,16 @@ def test_augmented_supervised_loss_moves_probability_to_the_augmented_items(data
         _, pair = lea.fit_lea("sqn", ENC, _attached(data, lea_cfg), data[2], data[3], cfg, lea_cfg, EVAL, seed=0)
         mass[lam] = _aug_probability(pair, data)
     assert mass[1.0] > 1.5 * mass[0.0], mass
+
+
+def test_residual_fusion_starts_as_the_backbone(data):
+    """mlp fusion: the zero-initialised last layer makes the fused state equal h_G until it learns."""
+    t, _, vectors, _ = data
+    fused = lea.build_pair(ENC, N, vectors, D, lea.LEAConfig(state_fusion="mlp"), 0.01, None, seed=3).networks[0]
+    plain = lea.build_pair(ENC, N, vectors, D, lea.variant("base"), 0.01, None, seed=3).networks[0]
+    items, lengths = torch.as_tensor(t.state[:16]), torch.as_tensor(t.len_state[:16])
+    with torch.no_grad():
+        torch.testing.assert_close(fused.encoder(items, lengths), fused.encoder.backbone(items, lengths))
+        fused.encoder.fuse[2].bias.add_(1.0)                               # once it learns, the LE input counts
+        assert not torch.allclose(fused.encoder(items, lengths), fused.encoder.backbone(items, lengths))
+    assert plain.encoder.fusion == "none"
