@@ -1,16 +1,19 @@
 #!/usr/bin/env python
 """Benchmark: LEA (Ch. 8) — the LE pass, LEA's training overhead, serving latency.
 
-Three measurements, each in a fresh subprocess so that its peak RSS is its own:
+Four measurements, each in a fresh subprocess so that its peak RSS is its own:
 
 1. ``le_pass``: LE states + logged rewards + candidate rewards per second for the first
    ``--users`` training users of the Ch. 8 Last.fm slice, batched (8 chunks per forward,
    the library's setting) against the baseline of one chunk per forward. The LE is the
    untrained one (LoRA at zero, fresh heads): throughput does not depend on the weights.
-2. ``training``: seconds per update of SQN on GRU4Rec, plain (Ch. 4) against the LEA
+2. ``le_training``: seconds per LE epoch on the first ``--users`` users' sequences, with
+   adapters on every layer (the baseline) against the top 4 layers over a cached frozen trunk
+   (book mode), and the one-off cost of caching the trunk.
+3. ``training``: seconds per update of SQN on GRU4Rec, plain (Ch. 4) against the LEA
    variant (fused state with its student, LE reward, K = 2 augmented actions), on
    synthetic LE arrays of the real shapes (the update's cost does not depend on their values).
-3. ``serving``: per-request latency (batch of 1, median) of the plain backbone, the fused
+4. ``serving``: per-request latency (batch of 1, median) of the plain backbone, the fused
    backbone with its distilled LE branch, and one forward of the LLM state model.
 
 Prints JSON and writes ``bench/out/lea.json``.
@@ -65,6 +68,47 @@ def le_pass(args) -> dict:
         out[name] = {"chunks_per_forward": batch, "seconds": round(seconds, 2),
                      "states_per_s": round(len(items) / seconds, 1), "lm_tokens": res.lm_tokens}
     out["speedup"] = round(out["batched"]["states_per_s"] / out["unbatched"]["states_per_s"], 2)
+    return out
+
+
+def le_training(args) -> dict:
+    """Seconds per LE epoch with adapters on the top 4 layers over a cached trunk, against every layer."""
+    import numpy as np
+    import torch
+
+    from recrl_core import config
+    from recrl_core.config import Mode
+    from recrl_core.llm import environment as le
+    from recrl_core.llm import item_tokens as itok
+    from recrl_core.llm import lea_task, models
+
+    data = _data()
+    seqs = lea_task.user_sequences(data.train)
+    subset = {u: seqs[u] for u in sorted(seqs)[:args.users]}
+    names, details = lea_task.item_descriptions(data, config.data_dir())
+    out = {"users": len(subset), "positions": int(sum(len(s) for s in subset.values()))}
+    for name, layers in (("all_layers", None), ("top4_cached_trunk", 4)):
+        cfg = dataclasses.replace(le.LEConfig.for_mode(Mode.BOOK), adapt_layers=layers, epochs=1)
+        lm, tok = models.load_lm(args.model)
+        itok.freeze(lm)
+        tokens = itok.init_item_tokens(lm, tok, itok.item_sentences(names, details), itok.ItemTokenConfig())
+        env = lea_task.new_environment(lm, tok, tokens, cfg)
+        seen, rng = {u: set(s.tolist()) for u, s in subset.items()}, np.random.default_rng(0)
+        t = time.perf_counter()
+        batches = le.make_batches(env.eval(), le.chunks_of(subset, cfg.context), seen, cfg, rng)
+        trunk_s = time.perf_counter() - t
+        opt = torch.optim.Adam([p for p in env.parameters() if p.requires_grad], lr=1e-4)
+        env.train()
+        t = time.perf_counter()
+        for batch in batches:
+            loss = le.le_loss(env, batch, seen, cfg, rng)["loss"]
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        epoch_s = time.perf_counter() - t
+        out[name] = {"trunk_seconds": round(trunk_s, 2), "epoch_seconds": round(epoch_s, 2),
+                     "steps": len(batches), "ms_per_step": round(1000 * epoch_s / len(batches), 1)}
+    out["epoch_speedup"] = round(out["all_layers"]["epoch_seconds"] / out["top4_cached_trunk"]["epoch_seconds"], 2)
     return out
 
 
@@ -137,7 +181,7 @@ def serving(args) -> dict:
                 "llm_tokens_per_request": int(ids.shape[1])}
 
 
-PARTS = {"le_pass": le_pass, "training": training, "serving": serving}
+PARTS = {"le_pass": le_pass, "le_training": le_training, "training": training, "serving": serving}
 
 
 def main() -> None:
