@@ -12,7 +12,7 @@ import torch
 from recrl_core import seeding
 from recrl_core.data import negatives, replay, sequences, transitions
 from recrl_core.eval import offline
-from recrl_core.rl import double_q, lea, sa2c, sqn
+from recrl_core.rl import double_q, fusion, lea, sa2c, sqn
 from recrl_core.seqrec import heads
 from recrl_core.train import loops
 
@@ -132,7 +132,7 @@ def test_lea_extra_loss_bootstraps_from_the_configured_state(how):
 
 
 def test_distill_loss_is_squared_distance_of_unit_vectors():
-    got = lea.distill_loss(torch.tensor([[3.0, 0.0], [1.0, 1.0]]), torch.tensor([[0.0, 5.0], [2.0, 2.0]]))
+    got = fusion.distill_loss(torch.tensor([[3.0, 0.0], [1.0, 1.0]]), torch.tensor([[0.0, 5.0], [2.0, 2.0]]))
     torch.testing.assert_close(got, torch.tensor([2.0, 0.0]))              # 2 - 2 cos: 90 degrees, 0 degrees
 
 
