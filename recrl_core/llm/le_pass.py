@@ -33,6 +33,7 @@ from recrl_core.config import Mode
 from recrl_core.data.files import atomic_path
 from recrl_core.llm.cache import make_key
 from recrl_core.llm.environment import LEnvironment, chunk_tree, chunks_of
+from recrl_core.train.shield import tensor_digest
 
 FIELDS = ("le_state", "le_reward", "aug_actions", "aug_reward", "candidate_reward", "item_vectors")
 
@@ -81,20 +82,11 @@ def learned_state(env: LEnvironment) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous().cpu() for k, v in out.items()}
 
 
-def fingerprint(tensors: dict[str, torch.Tensor]) -> str:
-    """SHA-256 over sorted names and bytes of ``tensors``."""
-    digest = hashlib.sha256()
-    for name in sorted(tensors):
-        digest.update(name.encode())
-        digest.update(tensors[name].float().numpy().tobytes())
-    return digest.hexdigest()
-
-
 def pass_key(env: LEnvironment, users: np.ndarray, items: np.ndarray, cfg: PassConfig) -> str:
     """Cache key: LE weights, pass config, the sequences and the LM's name."""
     data = hashlib.sha256(np.ascontiguousarray(users).tobytes() + np.ascontiguousarray(items).tobytes())
     name = getattr(getattr(env.lm, "config", None), "_name_or_path", "")
-    return make_key(le=fingerprint(learned_state(env)), cfg=asdict(cfg), data=data.hexdigest(), lm=name)
+    return make_key(le=tensor_digest(learned_state(env)), cfg=asdict(cfg), data=data.hexdigest(), lm=name)
 
 
 def excluded(seq: np.ndarray, start: int, count: int, num_items: int, history: bool) -> torch.Tensor:

@@ -29,6 +29,7 @@ from recrl_core.llm import item_tokens as itok
 from recrl_core.llm.cache import make_key
 from recrl_core.llm.environment import INSTRUCTION, LEConfig, LEnvironment, fit_environment
 from recrl_core.llm.le_pass import learned_state
+from recrl_core.train.shield import tensor_digest
 
 LASTFM = "hetrec2011-lastfm-2k"
 LE_VERSION = 2          # part of the cache key: bump when stages 1-2 change in a way the configs do not show
@@ -51,7 +52,7 @@ class GridConfig:
 
     @classmethod
     def for_mode(cls, mode: Mode) -> "GridConfig":
-        # book: one backbone keeps the 20-run grid near 6 minutes on 2 cores (a fused run costs ~2 plain ones)
+        # book: one backbone keeps the 20-run grid near 5 minutes on 2 cores (a fused run costs ~2 plain ones)
         sizes = {Mode.FULL: {},
                  Mode.BOOK: dict(datasets=("lastfm",), backbones=("gru4rec",), num_seeds=2, fractions=(0.15,)),
                  Mode.SMOKE: dict(datasets=("lastfm",), backbones=("gru4rec",), methods=("sqn",), num_seeds=1,
@@ -139,7 +140,7 @@ def build_environment(lm_name: str, prep: prepare.Prepared, data_dir: Path, tok_
     seqs = user_sequences(prep.train)
     users = le_users(seqs, le_cfg.fraction, le_cfg.seed)
     data = hashlib.sha256(prep.train[["user_idx", "item_idx"]].to_numpy().tobytes()).hexdigest()
-    given = None if tokens is None else hashlib.sha256(tokens.weight.detach().numpy().tobytes()).hexdigest()
+    given = None if tokens is None else tensor_digest({"item_tokens": tokens.weight})
     key = make_key(lm=lm_name, tok=asdict(tok_cfg), le=asdict(le_cfg), data=data, names=names, details=details,
                    tokens=given, version=LE_VERSION)
     folder = Path(cache_root or config.cache_dir()) / "lea-environment"

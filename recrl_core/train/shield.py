@@ -32,13 +32,18 @@ import torch
 from torch import nn
 
 
-def fingerprint(module: nn.Module) -> str:
-    """SHA-256 over every parameter and buffer's bytes, in name order."""
+def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over the names and exact bytes of ``tensors`` (any dtype, bf16 too; any device), in name order."""
     digest = hashlib.sha256()
-    for name, tensor in sorted(list(module.state_dict().items())):
+    for name in sorted(tensors):
         digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        digest.update(tensors[name].detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
+
+
+def fingerprint(module: nn.Module) -> str:
+    """SHA-256 over every parameter and buffer of ``module`` (:func:`tensor_digest` of its state dict)."""
+    return tensor_digest(module.state_dict())
 
 
 def freeze(module: nn.Module) -> nn.Module:

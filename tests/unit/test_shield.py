@@ -104,3 +104,13 @@ def test_ranking_drift_by_hand():
     assert moved["overlap@2"] == 1.0 and moved["same_list@2"] == 0.5
     assert moved["kendall_tau"] == pytest.approx((2 / 3 + 1) / 2)
     assert moved["max_abs_change"] == 1.0
+
+
+def test_tensor_digest_is_exact_bytes_for_any_dtype():
+    a = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert shield.tensor_digest({"w": a}) == shield.tensor_digest({"w": a.clone()})
+    assert shield.tensor_digest({"w": a}) != shield.tensor_digest({"w": a + 1e-6})      # one ulp-sized change
+    assert shield.tensor_digest({"w": a}) != shield.tensor_digest({"v": a})             # names count
+    half = a.to(torch.bfloat16)                                                          # numpy has no bf16
+    assert shield.tensor_digest({"w": half}) != shield.tensor_digest({"w": a})
+    assert shield.tensor_digest({"w": half}) == shield.tensor_digest({"w": half.clone()})
