@@ -41,6 +41,8 @@ URLS = {
     META: "https://jmcauley.ucsd.edu/data/amazon_v2/metaFiles2/meta_Books.json.gz",
 }
 REVIEW_FIELDS = ("reviewerID", "asin", "overall", "unixReviewTime")
+STARS = (1.0, 5.0)                       # the range of 'overall'
+SLICE_GENRES = ("Fantasy", "Romance")    # Shielded RecRL's slice
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict]]:
@@ -115,7 +117,8 @@ def read_reviews(path: Path, asins: set[str]) -> pd.DataFrame:
     Returns:
         frame with columns user (reviewerID), item (asin), time (int64), value (float64).
     Raises:
-        ValueError: a malformed line, a missing field, or a non-numeric rating/time.
+        ValueError: a malformed line, a missing field, a non-numeric rating/time, or a
+            rating outside 1-5 stars (names the file and line).
     """
     rows = []
     for line_no, record in _records(path):
@@ -123,10 +126,14 @@ def read_reviews(path: Path, asins: set[str]) -> pd.DataFrame:
         if asin not in asins:
             continue
         try:
-            rows.append((str(user), str(asin), int(time), float(rating)))
+            row = (str(user), str(asin), int(time), float(rating))
         except (TypeError, ValueError) as err:
             raise ValueError(f"{path}: line {line_no}: 'overall' must be a number and "
                              f"'unixReviewTime' a whole number ({err})") from err
+        if not STARS[0] <= row[3] <= STARS[1]:
+            raise ValueError(f"{path}: line {line_no}: 'overall' must be a star rating from "
+                             f"{STARS[0]} to {STARS[1]}, got {rating!r}. Download the file again.")
+        rows.append(row)
     return pd.DataFrame(rows, columns=["user", "item", "time", "value"])
 
 
@@ -151,7 +158,7 @@ def _items_table(books: dict[str, dict], asins: pd.Index) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["item", "asin", "title", "categories", "text"])
 
 
-def load_interactions(data_dir: Path, *, genres: Sequence[str] = ("Fantasy", "Romance"),
+def load_interactions(data_dir: Path, *, genres: Sequence[str] = SLICE_GENRES,
                       core: int = 5, max_users: int | None = None
                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Reviews of fantasy/romance books as interactions, plus an items table.

@@ -37,14 +37,20 @@ def require_file(path: Path, dataset: str, fetch_hint: str | None = None) -> Pat
 
 
 def read_table(path: Path, columns: Sequence[str], *, numeric: Sequence[str] = (),
-               integer: Sequence[str] = (), sep: str = ",", encoding: str = "utf-8") -> pd.DataFrame:
+               integer: Sequence[str] = (), sep: str = ",", encoding: str = "utf-8",
+               remedy: str = REMEDY) -> pd.DataFrame:
     """Read a delimited file with a header row and check its columns and number types.
+
+    Row ``r`` of the result is line ``r + 2`` of the file (the header is line 1):
+    blank lines are kept as rows, so they fail the number checks instead of
+    shifting the line numbers of every later error.
 
     Args:
         path: the file.
         columns: column names that must be present (others are kept).
         numeric: columns that must parse as numbers (no missing values).
         integer: columns that must parse as whole numbers (ids, timestamps).
+        remedy: the last sentence of every error (default: re-download the dataset).
     Returns:
         the table; ``integer`` columns as int64, other ``numeric`` columns as float64.
     Raises:
@@ -54,18 +60,29 @@ def read_table(path: Path, columns: Sequence[str], *, numeric: Sequence[str] = (
     quoting = csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL
     try:
         frame = pd.read_csv(path, sep=sep, encoding=encoding, dtype=str, keep_default_na=False,
-                            quoting=quoting)
+                            quoting=quoting, skip_blank_lines=False)
+    except pd.errors.EmptyDataError as err:
+        raise ValueError(f"{path}: the file is empty; expected a header line naming the columns "
+                         f"{list(columns)}. {remedy}") from err
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: cannot be parsed as a '{sep}'-separated table ({err}). {REMEDY}") from err
+        raise ValueError(f"{path}: cannot be parsed as a '{sep}'-separated table ({err}). {remedy}") from err
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}. {REMEDY}")
+        raise ValueError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}. {remedy}")
     for col in (*numeric, *integer):
-        frame[col] = _to_number(frame[col], path, col, whole=col in integer)
+        frame[col] = to_number(frame[col], path, col, whole=col in integer, remedy=remedy)
     return frame
 
 
-def _to_number(values: pd.Series, path: Path, col: str, *, whole: bool) -> pd.Series:
+def to_number(values: pd.Series, path: Path, col: str, *, whole: bool, remedy: str = REMEDY) -> pd.Series:
+    """Parse strings read by :func:`read_table` (row ``r`` = line ``r + 2``) as numbers.
+
+    Returns:
+        int64 (``whole``) or float64 values, same index.
+    Raises:
+        ValueError: naming the file, the column and the first line that is not a
+            (whole) finite number, then ``remedy``.
+    """
     parsed = pd.to_numeric(values.str.strip(), errors="coerce")
     bad = parsed.isna() | (np.isfinite(parsed) == False)  # noqa: E712  (NaN and inf both bad)
     if whole:
@@ -74,8 +91,31 @@ def _to_number(values: pd.Series, path: Path, col: str, *, whole: bool) -> pd.Se
         row = int(np.flatnonzero(bad.to_numpy())[0])
         kind = "a whole number" if whole else "a number"
         raise ValueError(f"{path}: column '{col}' must hold {kind}; line {row + 2} has "
-                         f"{values.iloc[row]!r}. {REMEDY}")
+                         f"{values.iloc[row]!r}. {remedy}")
     return parsed.astype("int64") if whole else parsed.astype("float64")
+
+
+def check_rows(path: Path, column: str, values: pd.Series, ok, rule: str, *,
+               remedy: str = REMEDY) -> None:
+    """Raise unless ``ok`` holds on every row of a table read by :func:`read_table`.
+
+    Args:
+        path: the file the rows came from (row ``r`` is line ``r + 2``).
+        column: the file's column name, for the message.
+        values: (R,) the column's values, in file order (no rows dropped).
+        ok: (R,) bool, True where the row is valid.
+        rule: what the column must hold, e.g. "a half-star rating 0.5, 1.0, ..., 5.0".
+    Raises:
+        ValueError: naming the file, the column, the first bad line and its value,
+            how many lines are bad, and ``remedy``.
+    """
+    bad = ~np.asarray(ok, dtype=bool)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        value = values.iloc[row]
+        shown = value.item() if isinstance(value, np.generic) else value
+        raise ValueError(f"{path}: column '{column}' must hold {rule}; line {row + 2} has {shown!r} "
+                         f"({int(bad.sum())} such line(s)). {remedy}")
 
 
 def sha256(path: Path, chunk: int = 1 << 20) -> str:

@@ -11,19 +11,41 @@
 Behaviour labels for RL ("purchase"-like vs "click"-like) are *derived* from
 ``value`` by :func:`label_behaviour`, with the threshold as a config field.
 
+Your own log enters the schema through :func:`read_csv` (a delimited file with a
+header, any column names, a mapping to the schema) or, as a DataFrame, through
+:func:`validate`; then ``prepare.prepare_events`` runs the book's pipeline on it.
+
 Taught in: sec-interaction-logs
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from recrl_core.data import files
+
 COLUMNS = ("user", "item", "time", "value", "event")
 INT_COLUMNS = ("user", "item", "time")
 PURCHASE, CLICK = "purchase", "click"
+# The last sentence of read_csv's errors, per schema column: what to do about it.
+CSV_REMEDY = {
+    "user": "Ids must be whole numbers >= 0; encode other ids first, e.g. "
+            "`codes, names = pandas.factorize(ids)`, and keep `names` to map back.",
+    "time": "Times must be Unix seconds (whole numbers); convert dates first, e.g. "
+            "`(pandas.to_datetime(dates, utc=True) - pandas.Timestamp(0, tz='UTC')) "
+            "// pandas.Timedelta(seconds=1)`.",
+    "value": "Values must be finite numbers; a log without one (implicit feedback) can pass value=1.0.",
+    "event": "Fix the line, or pass event='...' to use one event name for every line.",
+}
+CSV_REMEDY["item"] = CSV_REMEDY["user"]
+MAPPING_REMEDY = ("Name the file's columns with columns={schema column: file column}; "
+                  f"the schema is {list(COLUMNS)}; pass event='...' (and value=...) for a "
+                  "column the file does not have.")
 
 
 def validate(frame: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -49,6 +71,73 @@ def validate(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         raise ValueError(f"{source}: user and item ids must be non-negative")
     out["event"] = out["event"].astype(str)
     return out
+
+
+def read_csv(path: Path, columns: Mapping[str, str] | None = None, *, event: str | None = None,
+             value: float | None = None, value_range: tuple[float, float] | None = None,
+             sep: str = ",") -> pd.DataFrame:
+    """Read your own interaction log, a delimited text file with a header line, into the schema.
+
+    Example: a shop's ``orders.csv`` with the header ``customer,product,ts,stars``::
+
+        read_csv("orders.csv", {"user": "customer", "item": "product", "time": "ts",
+                                "value": "stars"}, event="rating", value_range=(1, 5))
+
+    Args:
+        path: the file. Its line 1 is the header, so data row ``r`` is line ``r + 2``;
+            blank lines count (and fail), so every line number in an error is the editor's.
+        columns: ``{schema column: file column}``; schema columns left out are read
+            from a file column of the same name. None: the file uses the schema names.
+            Other file columns are ignored.
+        event: one event name for every line, for a file without an event column.
+        value: one value for every line, for a file without a value column
+            (implicit feedback: 1.0, so every event is a purchase at the default threshold).
+        value_range: ``(low, high)``, inclusive: every value must lie in it (e.g. (1, 5)
+            for stars); None: any finite number.
+        sep: the field separator ("," or "\\t" for tab-separated files).
+    Returns:
+        (E, 5) schema frame with canonical dtypes, one row per data line, in file order.
+        ``time`` must be Unix seconds (whole numbers); date strings are not parsed.
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: a key of ``columns`` that is not a schema column, a column both
+            mapped and given as a constant, an empty file, a missing column, or a
+            bad line: each names the file, the column, the line and the fix.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    mapping, constants = dict(columns or {}), {"event": event, "value": value}
+    unknown = [c for c in mapping if c not in COLUMNS]
+    if unknown:
+        raise ValueError(f"columns: {unknown} are not schema columns. {MAPPING_REMEDY}")
+    for col, constant in constants.items():
+        if constant is not None and col in mapping:
+            raise ValueError(f"{path}: '{col}' is both read from column '{mapping[col]}' and given "
+                             f"as {col}={constant!r}; use one of the two")
+    wanted = {c: mapping.get(c, c) for c in COLUMNS if constants.get(c) is None}   # schema -> file
+    raw = files.read_table(path, list(wanted.values()), sep=sep, remedy=MAPPING_REMEDY)
+    if raw.empty:
+        raise ValueError(f"{path}: no interactions: the file has a header but no data lines")
+    out = {}
+    for col, name in wanted.items():
+        if col == "event":
+            out[col] = raw[name].fillna("").str.strip()
+            files.check_rows(path, name, raw[name], out[col].to_numpy() != "", "an event name",
+                             remedy=CSV_REMEDY[col])
+            continue
+        out[col] = files.to_number(raw[name], path, name, whole=col in INT_COLUMNS, remedy=CSV_REMEDY[col])
+        if col in ("user", "item"):
+            files.check_rows(path, name, out[col], out[col].to_numpy() >= 0, "a whole number >= 0",
+                             remedy=CSV_REMEDY[col])
+    frame = pd.DataFrame({col: out[col] if col in out else constants[col] for col in COLUMNS})
+    if value_range is not None:
+        low, high = value_range
+        values = frame["value"].to_numpy()
+        files.check_rows(path, wanted.get("value", "value"), frame["value"], (values >= low) & (values <= high),
+                         f"a value in [{low}, {high}] (value_range)",
+                         remedy="Fix the line, or widen value_range if the scale is larger.")
+    return validate(frame, source=str(path))
 
 
 def sort_chronologically(frame: pd.DataFrame) -> pd.DataFrame:

@@ -26,13 +26,13 @@ Taught in: sec-interaction-logs
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from recrl_core.data import interactions
-from recrl_core.data import checksums
+from recrl_core.data import checksums, files, interactions
 from recrl_core.data.files import read_table, require_file
 
 DATASET = "hetrec2011-lastfm-2k"   # = checksums.LASTFM.name, the download command's name
@@ -42,6 +42,7 @@ FOLDER = "hetrec2011-lastfm-2k"
 FIRST_VALID_YEAR = 2005
 SEQUENCE_KEYS = ["user", "time", "value", "item"]
 SEQUENCE_ASCENDING = [True, True, False, True]  # play count descending breaks date ties
+UNKNOWN_ARTISTS = ("keep", "drop")   # what load_interactions does with artists missing from artists.dat
 
 
 def _read(data_dir: Path, name: str, columns: Sequence[str], *, integer: Sequence[str] = (),
@@ -74,9 +75,16 @@ def _tag_dates(data_dir: Path) -> pd.DataFrame:
 
 
 def _play_counts(data_dir: Path) -> pd.DataFrame:
-    """Play counts: columns userID, artistID, weight (int64), one row per listened pair."""
+    """Play counts: columns userID, artistID, weight (int64), one row per listened pair.
+
+    Raises:
+        ValueError: naming the file and line of a negative play count.
+    """
     cols = ["userID", "artistID", "weight"]
-    return _read(data_dir, "user_artists.dat", cols, integer=cols)
+    plays = _read(data_dir, "user_artists.dat", cols, integer=cols)
+    files.check_rows(Path(data_dir) / FOLDER / "user_artists.dat", "weight", plays["weight"],
+                     plays["weight"].to_numpy() >= 0, "a play count >= 0")
+    return plays
 
 
 def sequence_order(frame: pd.DataFrame) -> pd.DataFrame:
@@ -94,20 +102,32 @@ def sequence_order(frame: pd.DataFrame) -> pd.DataFrame:
                              kind="stable").reset_index(drop=True)
 
 
-def load_interactions(data_dir: Path, *, listened_only: bool = False) -> pd.DataFrame:
+def load_interactions(data_dir: Path, *, listened_only: bool = False,
+                      unknown_artists: str | None = None) -> pd.DataFrame:
     """One interaction per tagged (user, artist) pair, at its earliest tag date.
+
+    Artists missing from ``artists.dat``: the official ``user_taggedartists.dat``
+    has 767 pairs (390 artist ids) whose artist is not in ``artists.dat`` (125
+    of them survive a 5-core). They are official data and the book keeps them, as
+    items without a name (spec-lastfm); a caller who has not chosen gets them kept
+    with one ``UserWarning`` per call that counts them, so they never load unnoticed.
 
     Args:
         data_dir: folder holding ``hetrec2011-lastfm-2k/``.
         listened_only: keep only pairs that also appear in ``user_artists.dat``.
+        unknown_artists: ``"keep"`` or ``"drop"`` (remove those pairs), silently: the
+            caller chose; None (default): keep them and warn with the counts.
     Returns:
         schema frame (user, item, time, value, event="tag"), one row per pair,
         already in sequence order (user, time, -value, item). ``item`` is the
         artist id; ``value`` the play count (0.0 for tagged-but-never-listened).
     Raises:
         FileNotFoundError: a file is missing (the message names RECRL_DATA_DIR).
-        ValueError: a malformed file (names file, column and line).
+        ValueError: a malformed file (names file, column and line), a negative
+            play count, or an ``unknown_artists`` other than "keep" / "drop".
     """
+    if unknown_artists is not None and unknown_artists not in UNKNOWN_ARTISTS:
+        raise ValueError(f"unknown_artists={unknown_artists!r}; choose from {UNKNOWN_ARTISTS}")
     tagged = _tag_dates(data_dir)
     first = tagged.groupby(["userID", "artistID"], as_index=False)["time"].min()
     plays = _play_counts(data_dir)
@@ -121,7 +141,25 @@ def load_interactions(data_dir: Path, *, listened_only: bool = False) -> pd.Data
         "value": merged["weight"].fillna(0.0).to_numpy(dtype="float64"),
         "event": "tag",
     })
+    frame = _unknown_artists(frame, load_artists(data_dir)["item"], unknown_artists)
     return sequence_order(interactions.validate(frame, source=f"{DATASET} user_taggedartists.dat"))
+
+
+def _unknown_artists(frame: pd.DataFrame, known: pd.Series, policy: str | None) -> pd.DataFrame:
+    """Keep or drop the pairs whose artist is not in ``known``; no policy: keep, warning once with the counts."""
+    unknown = ~frame["item"].isin(known).to_numpy()
+    if not unknown.any():
+        return frame
+    if policy == "drop":
+        return frame[~unknown]
+    if policy == "keep":
+        return frame
+    warnings.warn(
+        f"{DATASET}: {int(unknown.sum())} tagged (user, artist) pairs name "
+        f"{frame['item'][unknown].nunique()} artist ids that are not in artists.dat; they are kept "
+        "as items without a name. Choose explicitly with unknown_artists='keep' (no warning) or "
+        "unknown_artists='drop' (then pass the frame to prepare.prepare_events).", UserWarning, stacklevel=3)
+    return frame
 
 
 def load_artists(data_dir: Path) -> pd.DataFrame:

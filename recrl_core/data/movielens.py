@@ -39,13 +39,32 @@ def load_ratings(data_dir: Path, *, strict: bool = False) -> pd.DataFrame:
     Args:
         data_dir: the data directory (``config.data_dir()``).
         strict: raise on a checksum mismatch (tests) instead of warning (notebooks).
+    Returns:
+        schema frame, one row per line of ``ratings.csv``, in file order.
+    Raises:
+        FileNotFoundError: ``ratings.csv`` or ``movies.csv`` is missing.
+        ValueError: naming the file, column and line of a malformed value, of a
+            rating that is not a half star in 0.5-5.0, or of a movieId that is
+            not in ``movies.csv`` (the official copy has neither).
     """
     path = _path(data_dir, "ratings.csv", strict)
     raw = files.read_table(path, ["userId", "movieId", "rating", "timestamp"],
                            numeric=["rating"], integer=["userId", "movieId", "timestamp"])
+    stars = raw["rating"].to_numpy()
+    files.check_rows(path, "rating", raw["rating"],
+                     (stars >= 0.5) & (stars <= 5.0) & (stars * 2 == np.round(stars * 2)),
+                     "a half-star rating 0.5, 1.0, ..., 5.0")
+    _check_catalogue(path, raw["movieId"], data_dir, strict)
     frame = pd.DataFrame({"user": raw["userId"], "item": raw["movieId"], "time": raw["timestamp"],
                           "value": raw["rating"], "event": "rating"})
     return interactions.validate(frame, source=str(path))
+
+
+def _check_catalogue(path: Path, movie_ids: pd.Series, data_dir: Path, strict: bool) -> None:
+    """Raise, naming ``path`` and the line, if a movieId of ``path`` is not in ``movies.csv``."""
+    known = load_movies(data_dir, strict=strict)["item"]
+    files.check_rows(path, "movieId", movie_ids, movie_ids.isin(known).to_numpy(),
+                     f"a movieId listed in {path.parent / 'movies.csv'}")
 
 
 def load_movies(data_dir: Path, *, strict: bool = False) -> pd.DataFrame:
@@ -60,10 +79,17 @@ def load_movies(data_dir: Path, *, strict: bool = False) -> pd.DataFrame:
 
 
 def load_tags(data_dir: Path, *, strict: bool = False) -> pd.DataFrame:
-    """Free-text tags: ``user``, ``item``, ``tag`` (lower-cased, stripped), ``time``."""
+    """Free-text tags: ``user``, ``item``, ``tag`` (lower-cased, stripped), ``time``.
+
+    Raises:
+        ValueError: naming the file, column and line of a malformed value or of a
+            movieId that is not in ``movies.csv`` (the official copy has none, so
+            such a tag means a damaged or mixed-up copy: it is an error, not a drop).
+    """
     path = _path(data_dir, "tags.csv", strict)
     raw = files.read_table(path, ["userId", "movieId", "tag", "timestamp"],
                            integer=["userId", "movieId", "timestamp"])
+    _check_catalogue(path, raw["movieId"], data_dir, strict)
     return pd.DataFrame({"user": raw["userId"], "item": raw["movieId"],
                          "tag": raw["tag"].str.strip().str.lower(), "time": raw["timestamp"]})
 

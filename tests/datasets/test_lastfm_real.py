@@ -31,7 +31,7 @@ def tagged(lastfm_dir: Path) -> pd.DataFrame:
 
 
 def test_tagged_pair_counts(tagged):
-    # The raw files hold 71,064 tagged (user, artist) pairs (stack.md 9.3). Dropping the
+    # The raw files hold 71,064 tagged (user, artist) pairs (spec-lastfm). Dropping the
     # 5 rows with years 1956/1957/1979 removes 2 pairs whose only tags were those rows
     # ((133, 2984) and (1929, 250)); 2 more pairs move to their earliest *valid* date.
     assert len(tagged) == 71_062
@@ -79,3 +79,24 @@ def test_item_text(lastfm_dir):
     assert (text["tags"].str.len() == 0).sum() == 5_499
     assert text.loc[289, "text"] == ("Britney Spears — tags: pop, dance, female vocalists, "
                                      "legend, britney spears")
+
+
+def test_unknown_artists_are_counted_kept_by_default_and_droppable(lastfm_dir, tagged):
+    # 767 tagged pairs (390 artist ids) are not in artists.dat; 125 of them survive a 5-core.
+    known = lastfm.load_artists(lastfm_dir)["item"]
+    unknown = ~tagged["item"].isin(known)
+    assert (int(unknown.sum()), tagged.loc[unknown, "item"].nunique()) == (767, 390)
+    assert int((~interactions.k_core(tagged, 5)["item"].isin(known)).sum()) == 125
+    with pytest.warns(UserWarning, match=r"767 tagged \(user, artist\) pairs name 390 artist ids"):
+        lastfm.load_interactions(lastfm_dir)
+    dropped = lastfm.load_interactions(lastfm_dir, unknown_artists="drop")
+    pd.testing.assert_frame_equal(dropped, tagged[~unknown].reset_index(drop=True))
+
+
+def test_dropped_unknown_artists_go_through_prepare_events(lastfm_dir):
+    from recrl_core.data import prepare
+
+    dropped = lastfm.load_interactions(lastfm_dir, unknown_artists="drop")
+    p = prepare.prepare_events(dropped, prepare.DataConfig(dataset=lastfm.DATASET, min_core=5))
+    assert np.isin(p.encoded.items, lastfm.load_artists(lastfm_dir)["item"]).all()
+    assert p.num_items == 3_646 - 22        # the 5-core's 22 unknown artists are gone, nothing else

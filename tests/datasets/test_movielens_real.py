@@ -69,3 +69,12 @@ def test_smoke_runs_leave_the_warm_up_and_evaluate(real_data_dir):
         steps = loops.total_steps(rows, cfg.batch_size, cfg.epochs)
         assert steps >= 2 * cfg.eval_every
         assert steps > getattr(cfg, "warmup_steps", 0)
+
+
+def test_ratings_and_tags_are_on_the_scale_and_in_the_catalogue(real_data_dir):
+    # load_ratings and load_tags raise on an off-scale rating or a movieId missing from
+    # movies.csv; the official copy has neither.
+    ratings = movielens.load_ratings(real_data_dir, strict=True)
+    assert sorted(ratings["value"].unique()) == [x / 2 for x in range(1, 11)]
+    tags = movielens.load_tags(real_data_dir, strict=True)
+    assert len(tags) == 3_683 and tags["item"].isin(movielens.load_movies(real_data_dir)["item"]).all()

@@ -140,3 +140,52 @@ def test_missing_file_mentions_data_dir(tmp_path):
 def test_urls_name_both_files():
     assert set(amazon.URLS) == {"Books_5.json.gz", "meta_Books.json.gz"}
     assert all(url.startswith("https://jmcauley.ucsd.edu/") for url in amazon.URLS.values())
+
+
+@pytest.mark.parametrize("stars", ["6.0", "0", "-1", "NaN"])
+def test_rating_outside_one_to_five_stars_names_file_and_line(data_dir, stars):
+    path = data_dir / "amazon-books" / "Books_5.json.gz"
+    good = '{"overall": 5.0, "reviewerID": "UA", "asin": "B01", "unixReviewTime": 1}'
+    _write_lines(path, [good, f'{{"overall": {stars}, "reviewerID": "UB", "asin": "B01", "unixReviewTime": 2}}'])
+    with pytest.raises(ValueError, match=r"Books_5\.json\.gz: line 2: 'overall' must be a star rating "
+                                         r"from 1\.0 to 5\.0, got .*Download the file again"):
+        amazon.load_interactions(data_dir, core=1)
+
+
+def _amazon_cfg(**overrides):
+    from recrl_core.data import prepare
+
+    return prepare.DataConfig(**{"dataset": "amazon-books", "genres": amazon.SLICE_GENRES, **overrides})
+
+
+def test_prepare_routes_amazon_books_through_the_pipeline(data_dir):
+    # The hand-derived 2-core of the module docstring; a 60/20/20 global-time split of its 6 times:
+    # val = UB's second review (B04 after B01), test = UC's second (B02 after B04, 3 stars: a click);
+    # UC's first review is also in test but has no history, so it is no evaluation event.
+    from recrl_core.data import prepare
+
+    p = prepare.prepare(_amazon_cfg(min_core=2, val_frac=0.2, test_frac=0.2), data_dir)
+    frame, _ = amazon.load_interactions(data_dir, core=2)
+    pd.testing.assert_frame_equal(p.encoded.frame[list(interactions.COLUMNS)], frame)
+    assert p.encoded.frame["behaviour"].tolist() == ["purchase"] * 5 + ["click"]
+    assert p.labels.tolist() == ["train"] * 3 + ["val", "test", "test"]
+    assert (p.num_users, p.num_items) == (3, 3)
+    assert (p.val.users.tolist(), p.val.target.tolist(), p.val.items[:, :2].tolist()) == ([1], [2], [[0, 3]])
+    assert (p.test.users.tolist(), p.test.target.tolist(), p.test.items[:, :2].tolist()) == ([2], [1], [[2, 3]])
+    assert p.test.behaviour.tolist() == ["click"]
+
+
+def test_amazon_max_users_means_most_active_reviewers(data_dir):
+    from recrl_core.data import prepare
+
+    cfg = _amazon_cfg(min_core=1, max_users=2)
+    events = prepare.load_events(cfg, data_dir)
+    assert events["user"].value_counts().sort_index().tolist() == [3, 2]        # UA and UB
+    pd.testing.assert_frame_equal(prepare.first_users(events, cfg.max_users), events)   # no-op afterwards
+
+
+def test_amazon_needs_genres_and_names_the_slice(data_dir):
+    from recrl_core.data import prepare
+
+    with pytest.raises(ValueError, match=r"amazon-books is read as a genre slice.*\('Fantasy', 'Romance'\)"):
+        prepare.prepare(_amazon_cfg(genres=()), data_dir)

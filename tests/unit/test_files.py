@@ -8,9 +8,11 @@ from recrl_core.data import files, movielens
 
 
 def _write_ratings(folder: Path, body: str) -> Path:
+    """ratings.csv with ``body``, and a movies.csv listing movie 2 (load_ratings checks the catalogue)."""
     path = folder / "ml-latest-small" / "ratings.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(body)
+    (path.parent / "movies.csv").write_text("movieId,title,genres\n2,Jumanji (1995),Adventure|Fantasy\n")
     return path
 
 
@@ -44,6 +46,29 @@ def test_missing_rating_is_rejected(tmp_path):
     _write_ratings(tmp_path, "userId,movieId,rating,timestamp\n1,2,,100\n")
     with pytest.raises(ValueError, match="'rating' must hold a number; line 2 has ''"):
         movielens.load_ratings(tmp_path)
+
+
+def test_blank_line_fails_at_its_own_line_number(tmp_path):
+    _write_ratings(tmp_path, "userId,movieId,rating,timestamp\n1,2,4.0,100\n\n1,2,3.0,101\n")
+    with pytest.raises(ValueError, match=r"ratings.csv: column '\w+' must hold .*; line 3 has ''"):
+        movielens.load_ratings(tmp_path)
+
+
+def test_empty_file_says_a_header_is_expected(tmp_path):
+    _write_ratings(tmp_path, "")
+    with pytest.raises(ValueError, match=r"ratings.csv: the file is empty; expected a header .*Re-download"):
+        movielens.load_ratings(tmp_path)
+
+
+def test_check_rows_names_file_column_first_line_count_and_remedy(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    values = pd.Series(np.array([1.0, 7.0, 8.0]))
+    files.check_rows(tmp_path / "f.csv", "x", values, values < 9, "a number below 9")     # all fine
+    with pytest.raises(ValueError, match=r"f\.csv: column 'x' must hold a number below 5; line 3 has 7\.0 "
+                                         r"\(2 such line\(s\)\)\. Fix it\.$"):
+        files.check_rows(tmp_path / "f.csv", "x", values, values < 5, "a number below 5", remedy="Fix it.")
 
 
 def test_checksum_mismatch_warns_by_default_and_fails_when_strict(tmp_path):

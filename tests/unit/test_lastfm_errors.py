@@ -136,3 +136,65 @@ def test_missing_column_is_named(data_dir):
 def test_missing_file_mentions_data_dir(tmp_path):
     with pytest.raises(FileNotFoundError, match="RECRL_DATA_DIR"):
         lastfm.load_interactions(tmp_path)
+
+
+def test_negative_play_count_names_file_and_line(data_dir):
+    _write(data_dir / "hetrec2011-lastfm-2k", plays=PLAYS.replace("1\t20\t500", "1\t20\t-500"))
+    with pytest.raises(ValueError, match=r"user_artists\.dat: column 'weight' must hold a play count >= 0; "
+                                         r"line 3 has -500 \(1 such line\(s\)\)\. Re-download"):
+        lastfm.load_interactions(data_dir)
+
+
+# Artists 70 (tagged by users 1 and 2) and 80 (user 2) are not in artists.dat: 3 pairs, 2 artists.
+UNKNOWN = "1\t70\t1\t1\t6\t2009\n2\t70\t2\t1\t6\t2009\n2\t80\t1\t1\t6\t2009\n"
+
+
+def _artist_warnings(caught) -> list[str]:
+    return [str(w.message) for w in caught if "not in artists.dat" in str(w.message)]
+
+
+def test_unknown_artists_are_kept_with_one_counting_warning_unless_the_caller_chose(data_dir):
+    _write(data_dir / "hetrec2011-lastfm-2k", tagged=TAGGED + UNKNOWN)
+    with pytest.warns(UserWarning) as caught:
+        frame = lastfm.load_interactions(data_dir)
+    (message,) = _artist_warnings(caught)
+    assert message.startswith("hetrec2011-lastfm-2k: 3 tagged (user, artist) pairs name 2 artist ids "
+                              "that are not in artists.dat; they are kept as items without a name")
+    assert "unknown_artists='drop'" in message and "unknown_artists='keep'" in message
+    assert sorted(frame.loc[frame["item"] >= 70, ["user", "item"]].values.tolist()) == [[1, 70], [2, 70], [2, 80]]
+    assert (frame.loc[frame["item"] >= 70, "value"] == 0.0).all()       # never listened
+    assert len(frame) == 5 + 3
+    import warnings
+
+    with warnings.catch_warnings(record=True) as chosen:
+        warnings.simplefilter("always")
+        kept = lastfm.load_interactions(data_dir, unknown_artists="keep")
+    assert _artist_warnings(chosen) == []                                  # an explicit choice is not warned about
+    pd.testing.assert_frame_equal(kept, frame)
+
+
+def test_unknown_artists_drop_removes_exactly_those_pairs_quietly(data_dir):
+    import warnings
+
+    _write(data_dir / "hetrec2011-lastfm-2k", tagged=TAGGED + UNKNOWN)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dropped = lastfm.load_interactions(data_dir, unknown_artists="drop")
+        kept = lastfm.load_interactions(data_dir)
+    assert len(_artist_warnings(caught)) == 1                              # from the "keep" call only
+    expected = kept[kept["item"] < 70].reset_index(drop=True)
+    pd.testing.assert_frame_equal(dropped, expected)
+
+
+def test_no_warning_when_every_artist_is_known(data_dir):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lastfm.load_interactions(data_dir)
+    assert _artist_warnings(caught) == []
+
+
+def test_unknown_artists_keyword_is_checked_first(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown_artists='skip'; choose from \('keep', 'drop'\)"):
+        lastfm.load_interactions(tmp_path, unknown_artists="skip")    # before any file is read
