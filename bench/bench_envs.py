@@ -38,7 +38,7 @@ def _build(name: str):
         from recrl_core.envs import interest
 
         cfg = interest.InterestEnvConfig()
-        world = interest.make_world(cfg)
+        world = interest.sample_world(cfg)
         pair = interest.InterestVecEnv(cfg, world), interest.InterestEnv(cfg, world)
     else:
         from recrl_core import config
@@ -46,7 +46,7 @@ def _build(name: str):
         from recrl_core.envs import grounded
 
         cfg = grounded.GroundedConfig.for_mode(Mode.BOOK)
-        world = grounded.make_world(cfg, config.data_dir())
+        world = grounded.load_world(cfg, config.data_dir())
         pair = grounded.GroundedVecEnv(cfg, world), grounded.GroundedEnv(cfg, world)
     return (*pair, time.perf_counter() - start)
 

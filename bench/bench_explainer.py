@@ -31,37 +31,36 @@ def _task(model_name: str, soft: bool):
     from recrl_core.config import Mode
     from recrl_core.data import prepare
     from recrl_core.envs import grounded
-    from recrl_core.llm import explainer, lora, models, rewards, soft_prompt
-    from recrl_core.train import ppo as loop
+    from recrl_core.llm import lora, models, soft_prompt
+    from recrl_core.methods.shielded import explanation_reward, explanation_task
+    from recrl_core.train import ppo_loop as loop
 
     d, mode = config.data_dir(), Mode.BOOK
-    data = prepare.prepare(prepare.DataConfig.for_mode(mode, genres=explainer.GENRES), d)
-    ranker = explainer.fit_ranker(data, mode)
-    world = grounded.make_world(grounded.GroundedConfig.for_mode(mode), d)
-    xcfg = explainer.ExplainerConfig.for_mode(mode)
-    frame, hist = explainer.build_examples(data, ranker.model, world, d, xcfg)
+    data = prepare.prepare(prepare.DataConfig.for_mode(mode, genres=explanation_task.GENRES), d)
+    ranker = explanation_task.fit_ranker(data, mode)
+    world = grounded.load_world(grounded.GroundedConfig.for_mode(mode), d)
+    xcfg = explanation_task.ExplainerConfig.for_mode(mode)
+    frame, hist = explanation_task.build_examples(data, ranker.model, world, d, xcfg)
     frame = frame[frame["split"] == "train"].reset_index(drop=True)
     lm, tok = models.load_lm(model_name)
     policy = loop.make_policy(lm, lora.LoRAConfig())
-    contexts = explainer.contexts_for(ranker.model, hist, frame) if soft else None
+    contexts = explanation_task.contexts_for(ranker.model, hist, frame) if soft else None
     marker = ""
     if soft:
-        marker = soft_prompt.attach(policy.lm, tok, contexts.shape[1], xcfg.soft_tokens, xcfg.adapter_hidden).marker()
-    prompts = explainer.prompts_for(frame, tok, marker)
-    reward = rewards.CompositeReward(rewards.RewardConfig(), explainer.reward_contexts(frame, prompts), policy.lm, tok)
+        marker = soft_prompt.add_soft_prompt(policy.lm, tok, contexts.shape[1], xcfg.soft_tokens, xcfg.adapter_hidden).marker()
+    prompts = explanation_task.prompts_for(frame, tok, marker)
+    reward = explanation_reward.CompositeReward(explanation_reward.RewardConfig(), explanation_task.reward_contexts(frame, prompts), policy.lm, tok)
     return policy, tok, prompts, contexts, reward, xcfg
 
 
 def _ppo_cfg(xcfg):
-    from recrl_core.config import Mode
-    from recrl_core.rl import ppo
-
-    return dataclasses.replace(ppo.PPOConfig.for_mode(Mode.BOOK), rollout_batch=xcfg.rollout_batch, lr=xcfg.lr)
+    """The chapter's PPO run in book mode (``xcfg`` is the book-mode ExplainerConfig)."""
+    return xcfg.ppo
 
 
 def generation_bench(model_name: str, n: int = 8) -> dict:
     from recrl_core.llm import generation
-    from recrl_core.train import ppo as loop
+    from recrl_core.train import ppo_loop as loop
 
     policy, tok, prompts, ctx, _, xcfg = _task(model_name, soft=True)
     settings = loop.rollout_settings(_ppo_cfg(xcfg))
@@ -81,7 +80,7 @@ def ppo_bench(model_name: str, soft: bool, rounds: int = 2) -> dict:
     import numpy as np
     import torch
 
-    from recrl_core.train import ppo as loop
+    from recrl_core.train import ppo_loop as loop
 
     policy, tok, prompts, ctx, reward, xcfg = _task(model_name, soft)
     cfg = _ppo_cfg(xcfg)
@@ -105,12 +104,12 @@ def ppo_bench(model_name: str, soft: bool, rounds: int = 2) -> dict:
 
 def ppo_vs_grpo_bench(model_name: str, updates: int) -> dict:
     from recrl_core.llm import lora, models, trl_route
-    from recrl_core.train import ppo as loop
+    from recrl_core.train import ppo_loop as loop
 
     policy, tok, prompts, _, reward, xcfg = _task(model_name, soft=False)
-    cfg = _ppo_cfg(xcfg)
+    cfg = dataclasses.replace(_ppo_cfg(xcfg), updates=updates)
     t = time.perf_counter()
-    hist = loop.fit_ppo(policy, tok, prompts, reward, cfg, updates, progress=False)
+    hist = loop.fit_ppo(policy, tok, prompts, reward, cfg, progress=False)
     ppo_s = time.perf_counter() - t
     tcfg = trl_route.TRLConfig(steps=updates, prompts_per_step=cfg.rollout_batch // 4, num_generations=4,
                                lr=cfg.lr, max_new_tokens=cfg.max_new_tokens)

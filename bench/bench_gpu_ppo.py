@@ -26,7 +26,7 @@ def measure(shape: str, device: str, rounds: int) -> dict:
 
     from recrl_core.llm import lora, models, prompts
     from recrl_core.rl import ppo
-    from recrl_core.train import ppo as loop
+    from recrl_core.train import ppo_loop as loop
 
     tok = models.load_tokenizer(models.SMOLLM2)
     if shape == "smollm2-135m":

@@ -3,7 +3,7 @@
 
 Four measurements, each in a fresh subprocess so that its peak RSS is its own:
 
-1. ``le_pass``: LE states + logged rewards + candidate rewards per second for the first
+1. ``offline_pass``: LE states + logged rewards + candidate rewards per second for the first
    ``--users`` training users of the Ch. 8 Last.fm slice, batched (8 chunks per forward,
    the library's setting) against the baseline of one chunk per forward. The LE is the
    untrained one (LoRA at zero, fresh heads): throughput does not depend on the weights.
@@ -32,7 +32,7 @@ def _data():
     from recrl_core import config
     from recrl_core.config import Mode
     from recrl_core.data import prepare
-    from recrl_core.llm import lea_task
+    from recrl_core.methods.lea import lea_task
 
     return prepare.prepare(lea_task.data_config(Mode.BOOK, "lastfm"), config.data_dir())
 
@@ -40,9 +40,10 @@ def _data():
 def _environment(model_name: str, data):
     from recrl_core import config
     from recrl_core.config import Mode
-    from recrl_core.llm import environment as le
-    from recrl_core.llm import item_tokens as itok
-    from recrl_core.llm import lea_task, models
+    from recrl_core.llm import models
+    from recrl_core.methods.lea import environment as le
+    from recrl_core.methods.lea import item_tokens as itok
+    from recrl_core.methods.lea import lea_task
 
     lm, tok = models.load_lm(model_name)
     names, details = lea_task.item_descriptions(data, config.data_dir())
@@ -51,9 +52,9 @@ def _environment(model_name: str, data):
     return lea_task.new_environment(lm, tok, tokens, le.LEConfig.for_mode(Mode.BOOK)).eval()
 
 
-def le_pass(args) -> dict:
+def offline_pass(args) -> dict:
     from recrl_core.config import Mode
-    from recrl_core.llm import le_pass as lp
+    from recrl_core.methods.lea import offline_pass as lp
 
     data = _data()
     env = _environment(args.model, data)
@@ -78,9 +79,10 @@ def le_training(args) -> dict:
 
     from recrl_core import config
     from recrl_core.config import Mode
-    from recrl_core.llm import environment as le
-    from recrl_core.llm import item_tokens as itok
-    from recrl_core.llm import lea_task, models
+    from recrl_core.llm import models
+    from recrl_core.methods.lea import environment as le
+    from recrl_core.methods.lea import item_tokens as itok
+    from recrl_core.methods.lea import lea_task
 
     data = _data()
     seqs = lea_task.user_sequences(data.train)
@@ -127,7 +129,8 @@ def training(args) -> dict:
 
     from recrl_core.config import Mode
     from recrl_core.data import replay, transitions
-    from recrl_core.rl import lea, sqn
+    from recrl_core.methods.lea import learner
+    from recrl_core.rl import sqn
     from recrl_core.seqrec import heads
     from recrl_core.train import loops
 
@@ -137,10 +140,10 @@ def training(args) -> dict:
     enc, cfg = heads.EncoderConfig.for_mode(Mode.BOOK), sqn.SQNConfig.for_mode(Mode.BOOK)
     out = {}
     for name in ("base", "lea"):
-        lea_cfg = lea.variant(name)
-        buffer = replay.ReplayBuffer(lea.attach(trans, state, reward, aug, aug_r, lea_cfg))
-        pair = lea.build_pair(enc, data.num_items, vectors, vectors.shape[1], lea_cfg, cfg.lr, None, 0)
-        extra, rng = lea.lea_extra_loss(lea_cfg, cfg.gamma), np.random.default_rng(0)
+        lea_cfg = learner.variant(name)
+        buffer = replay.ReplayBuffer(learner.attach_le_pass(trans, state, reward, aug, aug_r, lea_cfg))
+        pair = learner.build_pair(enc, data.num_items, vectors, vectors.shape[1], lea_cfg, cfg.lr, None, 0)
+        extra, rng = learner.lea_extra_loss(lea_cfg, cfg.gamma), np.random.default_rng(0)
         batches = [buffer.sample(cfg.batch_size, rng).to_torch() for _ in range(args.steps)]
         t = time.perf_counter()
         for step, batch in enumerate(batches):
@@ -156,7 +159,7 @@ def serving(args) -> dict:
 
     from recrl_core import results
     from recrl_core.config import Mode
-    from recrl_core.rl import lea
+    from recrl_core.methods.lea import learner
     from recrl_core.seqrec import heads
 
     data = _data()
@@ -164,7 +167,7 @@ def serving(args) -> dict:
     enc = heads.EncoderConfig.for_mode(Mode.BOOK)
     vectors = np.random.default_rng(0).normal(size=(data.num_items, 64)).astype(np.float32)
     plain = heads.TwoHead(heads.build_encoder(enc, data.num_items), data.num_items, enc.state_len).eval()
-    fused = lea.build_pair(enc, data.num_items, vectors, 64, lea.variant("state"), 0.01, None, 0).networks[0].eval()
+    fused = learner.build_pair(enc, data.num_items, vectors, 64, learner.variant("state"), 0.01, None, 0).networks[0].eval()
     items, lengths = torch.as_tensor(data.test.items[:1]), torch.as_tensor(data.test.lengths[:1])
     user = torch.zeros(1, dtype=torch.long)
     history = data.test.items[0, :data.test.lengths[0]][-20:]
@@ -181,7 +184,7 @@ def serving(args) -> dict:
                 "llm_tokens_per_request": int(ids.shape[1])}
 
 
-PARTS = {"le_pass": le_pass, "le_training": le_training, "training": training, "serving": serving}
+PARTS = {"offline_pass": offline_pass, "le_training": le_training, "training": training, "serving": serving}
 
 
 def main() -> None:

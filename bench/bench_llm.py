@@ -76,7 +76,7 @@ def ppo_bench(model_name: str, rounds: int = 2) -> dict:
     import torch
 
     from recrl_core.llm import lora, models
-    from recrl_core.train import ppo as loop
+    from recrl_core.train import ppo_loop as loop
 
     model, tok = models.load_lm(model_name)
     cfg = _ppo_cfg()
@@ -104,16 +104,16 @@ def ppo_bench(model_name: str, rounds: int = 2) -> dict:
 
 def ppo_vs_grpo_bench(model_name: str, updates: int) -> dict:
     from recrl_core.llm import lora, models, trl_route
-    from recrl_core.train import ppo as loop
+    from recrl_core.train import ppo_loop as loop
 
     model, tok = models.load_lm(model_name)
-    cfg = _ppo_cfg()
+    cfg = dataclasses.replace(_ppo_cfg(), updates=updates)
     train, ev = _task(tok, 160, 32)
     settings = loop.rollout_settings(cfg)
     policy = loop.make_policy(model, lora.LoRAConfig())
     before = _eval(policy.lm, tok, ev, settings)
     t = time.perf_counter()
-    loop.fit_ppo(policy, tok, train.prompts, train.reward, cfg, updates, progress=False)
+    loop.fit_ppo(policy, tok, train.prompts, train.reward, cfg, progress=False)
     ppo_s = time.perf_counter() - t
     ppo_after = _eval(policy.lm, tok, ev, settings)
     tcfg = trl_route.TRLConfig(steps=updates, prompts_per_step=cfg.rollout_batch // 4, num_generations=4,

@@ -27,6 +27,7 @@ class Mode(enum.Enum):
 MODE_ENV = "RECRL_MODE"
 DATA_ENV = "RECRL_DATA_DIR"
 CACHE_ENV = "RECRL_CACHE_DIR"
+LM_ENV = "RECRL_LM"       # LLM chapters: a model folder, hub id or alias instead of the mode's LM
 
 
 def current_mode() -> Mode:

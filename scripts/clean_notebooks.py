@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Strip outputs, execution counts and volatile metadata from the book's notebooks.
 
-Notebooks are committed without outputs (house-style §4); the website is built
+Notebooks are committed without outputs (spec-notebooks); the website is built
 by executing them. This script puts every notebook into one canonical form:
 
 * code cells: ``outputs = []``, ``execution_count = None``;

@@ -11,8 +11,8 @@ Usage::
 Each notebook runs in a fresh kernel of *this* interpreter (kernel ``python3``;
 jupyter_client swaps the kernelspec's ``python`` for ``sys.executable``), with
 ``RECRL_MODE`` set, the notebook's folder as working directory and a 1800 s
-per-cell timeout, like the Jupyter Book build (house-style §10.4). Full mode
-also sets ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` (stack.md §10).
+per-cell timeout, like the Jupyter Book build (spec-notebooks). Full mode
+also sets ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` (spec-determinism).
 
 Peak memory is the largest sum of RSS over the kernel's process tree, polled
 every 0.2 s with psutil. Without psutil it falls back to

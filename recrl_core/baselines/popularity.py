@@ -1,4 +1,4 @@
-"""Most-popular: every user gets the items with the most training interactions.
+"""Most-popular: every user gets the items that the most distinct training users interacted with.
 
 Taught in: sec-baselines
 """

@@ -101,11 +101,3 @@ def reliability(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> pd.Dat
     table = frame.groupby("bin").agg(predicted=("predicted", "mean"), observed=("observed", "mean"),
                                      count=("observed", "size"))
     return table.reset_index(drop=True)
-
-
-def auc(probs: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve (rank statistic; ties get half credit)."""
-    ranks = pd.Series(probs).rank().to_numpy()
-    pos = labels.astype(bool)
-    n_pos, n_neg = pos.sum(), (~pos).sum()
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

@@ -21,7 +21,7 @@ genres; Last.fm: each artist's most used tag, among the ``num_genres`` most
 common); ``max_turn`` truncates.
 
 Reference: Hu, Koren & Volinsky, ICDM 2008 (implicit ALS); Platt 1999; EasyRL4Rec
-    (Yu et al., 2024) for the quit rule; methods.md §3.6 (book-mode simulator), §6.
+    (Yu et al., 2024) for the quit rule; spec-ialp-setup (book-mode simulator), spec-simulators.
 Taught in: sec-grounded-users
 """
 
@@ -53,7 +53,7 @@ class GroundedConfig:
     holdout_frac: float = 0.1          # logged pairs held out to calibrate (Proposed)
     negatives_per_positive: int = 4    # unlogged pairs per held-out pair; sets the click-rate level (Proposed)
     num_genres: int = 20               # Last.fm only: categories = the most common top tags (Proposed)
-    history_len: int = 10              # L, items in the observation (Proposed; methods.md §3.3)
+    history_len: int = 10              # L, items in the observation (Proposed; spec-ialp-mdp)
     max_turn: int = 100                # (Public code: EasyRL4Rec max_turn)
     num_leave_compute: int = 5         # K, the quit rule's window (Public code: KuaiEnv default)
     leave_threshold: int = 2           # (Proposed; KuaiEnv uses 1 with ~1 category per item,
@@ -123,7 +123,7 @@ def lastfm_log(data_dir: Path, cfg: GroundedConfig) -> Log:
     most used tag; an artist's category is the first of its 5 most used tags that
     is one of them (ties by tag name). About 10 % of the catalogue gets none.
     """
-    frame = lastfm.load_interactions(data_dir)
+    frame = lastfm.load_interactions(data_dir, unknown_artists="keep")   # the book's choice (spec-lastfm)
     tags = lastfm.item_text(data_dir, top_tags=5).set_index("item")["tags"]
     tags = tags[tags.index.isin(frame["item"]) & (tags.map(len) > 0)]
     counts = tags.map(lambda t: t[0]).value_counts().sort_index(kind="stable")   # ties by tag name
@@ -232,7 +232,7 @@ def fit_world(log: Log, cfg: GroundedConfig) -> GroundedWorld:
         num_log_users=len(log.user_ids))
 
 
-def make_world(cfg: GroundedConfig, data_dir: Path) -> GroundedWorld:
+def load_world(cfg: GroundedConfig, data_dir: Path) -> GroundedWorld:
     """Load ``cfg.dataset`` from ``data_dir`` and fit its ground truth."""
     return fit_world(load_log(cfg, data_dir), cfg)
 

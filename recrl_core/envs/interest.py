@@ -23,7 +23,7 @@ One step of a session, for the recommended item a with topic g:
 
 Reference: Ie et al., "RecSim: A configurable simulation platform for recommender
     systems", 2019 (interest evolution, time budget); EasyRL4Rec (Yu et al., 2024),
-    ``KuaiEnv`` quit rule; methods.md §6.
+    ``KuaiEnv`` quit rule; spec-simulators.
 Taught in: sec-interest-evolution
 """
 
@@ -46,7 +46,7 @@ class InterestEnvConfig:
     num_users: int = 10_000       # U, the user population (Proposed)
     num_items: int = 1_000        # N, the catalogue (Proposed)
     num_topics: int = 20          # G topics, one per item (Proposed; RecSim IE uses topic clusters)
-    history_len: int = 10         # L, items in the observation (Proposed; methods.md §3.3)
+    history_len: int = 10         # L, items in the observation (Proposed; spec-ialp-mdp)
     max_turn: int = 100           # recommendations per session at most (Public code: EasyRL4Rec max_turn)
     num_leave_compute: int = 5    # K, the quit rule's window (Public code: KuaiEnv default)
     leave_threshold: int = 1      # leave if a topic occurs more often in the window (Public code: KuaiEnv default)
@@ -78,7 +78,7 @@ class InterestEnvConfig:
 
 @dataclass(frozen=True)
 class InterestWorld:
-    """The fixed part of the simulation, built by :func:`make_world`."""
+    """The fixed part of the simulation, built by :func:`sample_world`."""
 
     topic: np.ndarray          # (N,) int64 topic of each item
     item_genres: np.ndarray    # (N, G) float64 one-hot topics (the quit rule's categories)
@@ -88,7 +88,7 @@ class InterestWorld:
     interests: np.ndarray      # (U, G) each user's interests at the start of every session
 
 
-def make_world(cfg: InterestEnvConfig) -> InterestWorld:
+def sample_world(cfg: InterestEnvConfig) -> InterestWorld:
     """Draw items and users from ``cfg.seed`` (never from the episode seeds)."""
     rng = np.random.default_rng(cfg.seed)
     g = cfg.num_topics
@@ -117,7 +117,7 @@ class InterestVecEnv(session.VecSessions):
     num_uniforms = NUM_UNIFORMS
 
     def __init__(self, cfg: InterestEnvConfig, world: InterestWorld | None = None):
-        self.cfg, self.world = cfg, world if world is not None else make_world(cfg)
+        self.cfg, self.world = cfg, world if world is not None else sample_world(cfg)
         self.num_items, self.num_users, self.max_turn = cfg.num_items, cfg.num_users, cfg.max_turn
         self.observation_space = session.observation_space(cfg.num_items, cfg.history_len, cfg.max_turn)
         self.rngs = []

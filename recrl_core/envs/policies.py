@@ -57,7 +57,7 @@ class OraclePolicy:
 
 
 @dataclass
-class Rollout:
+class Sessions:
     """B finished sessions; (B, T) arrays are padded after each session's end."""
 
     users: np.ndarray         # (B,)
@@ -76,7 +76,7 @@ class Rollout:
                              "ctr": clicks / np.maximum(length, 1), "left": self.terminated})
 
 
-def rollout(env, policy, seeds, rng: np.random.Generator, users=None) -> Rollout:
+def rollout(env, policy, seeds, rng: np.random.Generator, users=None) -> Sessions:
     """Run one session per seed to its end with ``policy``.
 
     Args:
@@ -98,7 +98,7 @@ def rollout(env, policy, seeds, rng: np.random.Generator, users=None) -> Rollout
         _, reward, _, _, info = env.step(chosen)
         active = info["active"]
         actions[active, t], rewards[:, t], probs[:, t] = chosen[active], reward, info["click_prob"]
-    return Rollout(users=env.users.copy(), actions=actions, rewards=rewards, click_probs=probs,
+    return Sessions(users=env.users.copy(), actions=actions, rewards=rewards, click_probs=probs,
                    terminated=env.s.terminated.copy(), truncated=env.s.truncated.copy())
 
 

@@ -28,7 +28,7 @@ g in the recommended item; it lowers the click logit of an item by
 
 Reference: Ie et al., RecSim, 2019 (satiation and interest dynamics); EasyRL4Rec
     (Yu et al., 2024), ``src/core/envs/KuaiRec/KuaiEnv.py`` (quit rule, max_turn);
-    methods.md §6.
+    spec-simulators.
 Taught in: sec-interest-evolution
 """
 

@@ -11,7 +11,7 @@ the ideal DCG is 1, so NDCG@k is ``1/log2(rank+1)`` for hits.
 
 Beyond-accuracy metrics take ``top``: the (M, k) recommended lists.
 
-Reference: methods.md §1.8 (HR, NDCG, CR) and §4.4 (ILD, novelty, coverage).
+Reference: spec-evaluation (HR, NDCG, CR) and spec-beyond-accuracy (ILD, novelty, coverage).
 Taught in: sec-metrics, sec-beyond-accuracy
 """
 
@@ -51,7 +51,7 @@ def mrr(ranks, k: int | None = None) -> float:
 
 
 def cumulative_reward_at_k(ranks, rewards, k: int) -> float:
-    """CR@k: the summed rewards of events whose item is a top-``k`` hit (methods.md §1.8)."""
+    """CR@k: the summed rewards of events whose item is a top-``k`` hit (spec-evaluation)."""
     ranks = _check_ranks(ranks)
     return float(np.sum(np.asarray(rewards, dtype=float) * (ranks <= k)))
 
@@ -116,3 +116,26 @@ def repetitions_at_k(top, history, lengths) -> float:
     valid = np.arange(history.shape[1])[None, :] < np.asarray(lengths)[:, None]   # (M, T)
     seen = (top[:, :, None] == history[:, None, :]) & valid[:, None, :]           # (M, k, T)
     return float(seen.any(axis=2).sum(axis=1).mean())
+
+
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve of ``scores`` against 0/1 ``labels`` (a rank statistic; ties get half credit).
+
+    .. math::
+        \\mathrm{AUC} = \\frac{\\sum_{i:\\,y_i = 1} \\operatorname{rank}(s_i) - n_+(n_+ + 1)/2}{n_+\\, n_-}
+
+    Args:
+        scores: (M,) any real scores (probabilities, rewards, counts).
+        labels: (M,) 0/1 or bool; both classes must occur.
+    Returns:
+        P(score of a random positive > score of a random negative), ties counted ½.
+    Taught in: sec-grounded-users, sec-llm-environment
+    """
+    import pandas as pd
+
+    ranks = pd.Series(scores).rank().to_numpy()                 # average ranks for ties
+    pos = np.asarray(labels).astype(bool)
+    n_pos, n_neg = pos.sum(), (~pos).sum()
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError(f"auc needs both classes, got {n_pos} positives and {n_neg} negatives")
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

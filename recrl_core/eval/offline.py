@@ -27,7 +27,7 @@ from recrl_core.eval import metrics, ranking
 @dataclass(frozen=True)
 class EvalConfig:
     ks: tuple[int, ...] = (5, 10, 20)   # cut-offs (Paper: SQN/SA2C report 5/10/20)
-    mask_history: bool = False         # -inf for seen items (methods.md §9: False reproduces the papers)
+    mask_history: bool = False         # -inf for seen items (spec-uncertain: False reproduces the papers)
     num_negatives: int = 100           # sampled protocol only (Krichene & Rendle's common setting)
     batch_size: int = 512              # events scored at once (memory, not semantics)
 
@@ -57,7 +57,7 @@ def rank_events(scorer: Scorer, events: EvalEvents, *, top_k: int, batch_size: i
 
     Args:
         top_k: length of the recommended lists kept (for beyond-accuracy metrics).
-        mask_history: give already-seen items ``-inf`` (methods.md §9 ``mask_history``).
+        mask_history: give already-seen items ``-inf`` (spec-uncertain ``mask_history``).
     """
     from tqdm.auto import tqdm
 

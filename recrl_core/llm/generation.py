@@ -1,7 +1,7 @@
 """Generation with documented defaults, batched, returning the tensors RL needs.
 
 ``GENERATION_DEFAULTS`` are the sampling settings of every RL rollout in the book
-(house-style §9): temperature 0.7 and 40 new tokens from the Shielded RecRL
+(spec-llm-conventions): temperature 0.7 and 40 new tokens from the Shielded RecRL
 reference config, **no** top-k/top-p truncation so that the sampled tokens come
 from the policy whose log-probs PPO computes, and every parameter passed
 explicitly because transformers otherwise fills in ``top_k=50``.
@@ -96,7 +96,7 @@ def generate(model, tokenizer, prompts: Sequence[str], settings: dict | None = N
 
     ``context`` (B, C) feeds the model's soft prompt (:mod:`recrl_core.llm.soft_prompt`),
     one row per prompt. ``torch.manual_seed(seed)`` is called immediately before generating
-    (house-style §8), so the same seed, settings and batch size give the same text
+    (spec-determinism), so the same seed, settings and batch size give the same text
     on CPU. The model is put in eval mode (no dropout while sampling).
     """
     settings = GENERATION_DEFAULTS if settings is None else settings

@@ -5,41 +5,21 @@ asks which kind of movie to watch next. The reward is 1 when the reply names the
 (the most frequent genre among the shown titles; ties by the genre's overall
 frequency, then by name) and 0 otherwise. It is a plain Python callable, so our
 PPO and TRL's GRPO optimise the same function. Genre words are matched on word
-boundaries with a few synonyms ("comedies", "sci-fi", "romantic").
+boundaries with a few synonyms (:mod:`recrl_core.data.genre_words`).
 
 Taught in: sec-rl-finetuning-task
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from recrl_core.data.genre_words import GENRE_WORDS, mentioned_genres
 from recrl_core.llm import prompts as prompt_lib
-
-GENRE_WORDS: dict[str, tuple[str, ...]] = {
-    "Action": ("action",), "Adventure": ("adventure", "adventures", "adventurous"),
-    "Animation": ("animation", "animated", "cartoon", "cartoons"),
-    "Children": ("children", "children's", "kids", "family"),
-    "Comedy": ("comedy", "comedies", "comedic", "funny"), "Crime": ("crime", "gangster"),
-    "Documentary": ("documentary", "documentaries"), "Drama": ("drama", "dramas", "dramatic"),
-    "Fantasy": ("fantasy", "fantasies"), "Film-Noir": ("noir",), "Horror": ("horror", "scary"),
-    "IMAX": ("imax",), "Musical": ("musical", "musicals"), "Mystery": ("mystery", "mysteries"),
-    "Romance": ("romance", "romantic", "romances", "love story"),
-    "Sci-Fi": ("sci-fi", "science fiction", "scifi", "science-fiction"),
-    "Thriller": ("thriller", "thrillers", "suspense"), "War": ("war",), "Western": ("western", "westerns"),
-}
-_PATTERNS = {g: re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
-             for g, words in GENRE_WORDS.items()}
-
-
-def mentioned_genres(text: str) -> set[str]:
-    """Genres whose words appear in ``text`` (case-insensitive, whole words)."""
-    return {g for g, pattern in _PATTERNS.items() if pattern.search(text)}
 
 
 def genre_reward(texts: list[str], targets: list[str]) -> list[float]:
@@ -66,7 +46,7 @@ class GenreTask:
         self._target_of = dict(zip(self.prompts, self.targets))
 
     def reward(self, texts: list[str], prompts: list[str]) -> list[float]:
-        """``reward_fn(texts, prompts)`` for :func:`recrl_core.train.ppo.fit_ppo`."""
+        """``reward_fn(texts, prompts)`` for :func:`recrl_core.train.ppo_loop.fit_ppo`."""
         return genre_reward(texts, [self._target_of[p] for p in prompts])
 
     def trl_reward(self, completions, prompts, **_) -> list[float]:

@@ -2,7 +2,7 @@
 
 For a prompt ``x`` (left-padded, P tokens) and response ``y`` (right-padded, T
 tokens) the logits at position P-1+t predict ``y_t``. Log-probs are taken from
-logits divided by the sampling temperature, in eval mode (house-style §9);
+logits divided by the sampling temperature, in eval mode (spec-llm-conventions);
 otherwise the k1 KL estimate goes negative on average.
 
 Taught in: sec-lm-as-policy, sec-ppo-from-scratch

@@ -3,7 +3,7 @@
 The reference policy of PPO and GRPO is **the same model with the adapter
 disabled** (``with reference_mode(policy):``), never a deep copy: no second set
 of weights, and reference log-probs equal the base model's exactly
-(house-style §9, tested in ``tests/unit/test_lora.py``).
+(spec-llm-conventions, tested in ``tests/unit/test_lora.py``).
 
 Taught in: sec-lora
 """
@@ -11,11 +11,13 @@ Taught in: sec-lora
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
+from recrl_core.config import Mode
 from recrl_core.llm import soft_prompt
 
 LLAMA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
@@ -26,9 +28,16 @@ GPT2_TARGETS = ("c_attn",)
 class LoRAConfig:
     r: int = 16                                 # rank (Public code: Shielded RecRL lora_r)
     alpha: int = 16                             # scale alpha/r (Public code: lora_alpha)
-    dropout: float = 0.0                        # 0: log-probs are computed in eval mode anyway (house-style §9)
-    target_modules: tuple[str, ...] = LLAMA_TARGETS   # attention projections (house-style §9)
+    dropout: float = 0.0                        # 0: log-probs are computed in eval mode anyway (spec-llm-conventions)
+    target_modules: tuple[str, ...] = LLAMA_TARGETS   # attention projections (spec-llm-conventions)
     layers: tuple[int, ...] | None = None       # indices of the layers that get adapters; None = every layer
+
+    SIZE_FIELDS: ClassVar[tuple[str, ...]] = ()  # the adapter is part of the method, the same in every mode
+
+    @classmethod
+    def for_mode(cls, mode: Mode) -> "LoRAConfig":
+        """The same in every mode (the model it adapts is what changes size)."""
+        return replace(cls())
 
 
 def default_targets(model: torch.nn.Module) -> tuple[str, ...]:

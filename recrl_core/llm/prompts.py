@@ -1,7 +1,7 @@
 """Prompt builders: item text of Ch. 1 in, chat-formatted strings out.
 
 Every prompt goes through the tokenizer's own chat template with
-``add_generation_prompt=True`` (house-style §9), so the same builder serves
+``add_generation_prompt=True`` (spec-llm-conventions), so the same builder serves
 SmolLM2, the tiny smoke-mode models (which share its tokenizer) and the larger
 instruct models of full mode. Templates are module constants so a cache key
 can include their text.

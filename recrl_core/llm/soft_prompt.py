@@ -1,9 +1,9 @@
-"""A soft prompt made from the ranker: k vectors in the LM's embedding space, per example.
+"""A soft prompt: k vectors in the LM's embedding space, computed per example from a context vector.
 
-The explainer of Shielded RecRL sees the recommendation twice: as text (history
-titles, the item's title, genres and tags) and as ``k`` *soft tokens* computed by a
-small trainable adapter from the ranker's user state and item embedding
-(a context vector ``c`` of width C):
+An LM can read a vector that is not text — here a context ``c`` of width C — as
+``k`` *soft tokens* computed by a small trainable adapter. Shielded RecRL (Ch. 7)
+uses it to let its explainer read the ranker's user state and item embedding next
+to the prompt text (:func:`recrl_core.methods.shielded.explanation_task.ranker_context`):
 
 .. math::
     s(c) = e_{\\text{ph}} + W_2 \\tanh(W_1 c + b_1) + b_2 \\in \\mathbb R^{k \\times d}
@@ -135,8 +135,8 @@ def bind(model, context: torch.Tensor | None):
     return soft.bound(context) if soft is not None else contextlib.nullcontext()
 
 
-def attach(lm, tokenizer, context_dim: int, num_tokens: int = 4, hidden: int = 64,
-           seed: int = 0) -> SoftPrompt:
+def add_soft_prompt(lm, tokenizer, context_dim: int, num_tokens: int = 4, hidden: int = 64,
+                    seed: int = 0) -> SoftPrompt:
     """Create a :class:`SoftPrompt` and register it as ``lm.soft_prompt`` (so it trains with it)."""
     soft = SoftPrompt(lm, tokenizer, context_dim, num_tokens, hidden, seed)
     lm.soft_prompt = soft                  # a registered submodule: its weights require grad

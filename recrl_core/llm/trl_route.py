@@ -1,12 +1,12 @@
 """The library route: the same reward optimised with trl's GRPO or RLOO trainer.
 
-trl 1.16 has no PPO (stack.md §4.1), but its GRPO and RLOO trainers take plain
+trl 1.16 has no PPO (spec-trl), but its GRPO and RLOO trainers take plain
 Python reward functions ``f(completions, prompts, **kwargs) -> list[float]``,
 so a task's reward is shared between our PPO and trl. The CPU settings that
 matter are set here once: ``use_cpu``, ``bf16=False`` (bf16 is ~2x slower on
 CPU), ``report_to="none"``, no checkpoints, no gradient checkpointing (trl turns
 it on by default), and a model *path* (with β > 0 trl
-rebuilds the reference from the path; an in-memory model crashes, stack.md §4.2).
+rebuilds the reference from the path; an in-memory model crashes, spec-trl).
 With a LoRA ``peft_config`` the reference is the adapter-disabled model, as in
 our PPO.
 
@@ -33,8 +33,8 @@ class TRLConfig:
     steps: int = 64                 # optimizer steps (Proposed)
     prompts_per_step: int = 8       # distinct prompts per step (Proposed)
     num_generations: int = 4        # completions per prompt = group size, >= 2 (trl)
-    max_new_tokens: int = 40        # as GENERATION_DEFAULTS (house-style §9)
-    temperature: float = 0.7        # as GENERATION_DEFAULTS (house-style §9)
+    max_new_tokens: int = 40        # as GENERATION_DEFAULTS (spec-llm-conventions)
+    temperature: float = 0.7        # as GENERATION_DEFAULTS (spec-llm-conventions)
     beta: float = 0.05              # KL coefficient, as PPOConfig.kl_coef (Public code: kl_beta)
     clip_range: float = 0.2         # epsilon (Schulman et al. 2017)
     seed: int = 0

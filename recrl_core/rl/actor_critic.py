@@ -1,6 +1,6 @@
 """A2C: the one-step advantage actor-critic losses, and a small actor-critic over item histories.
 
-Per transition (methods.md §3.4), with :math:`d_t = 1` only when the user *left*
+Per transition (spec-ialp-losses), with :math:`d_t = 1` only when the user *left*
 (a truncated session still bootstraps from :math:`V(s_{t+1})`):
 
 .. math::
@@ -14,7 +14,7 @@ sees :math:`\\delta_t` as a constant advantage estimate. The batch loss is
 :math:`\\operatorname{mean}_B(\\mathcal L_\\pi + \\mathcal L_V)`.
 
 Reference: Mnih et al., "Asynchronous methods for deep reinforcement learning",
-    ICML 2016 (A3C/A2C); methods.md §3.4 (iALP's actor-critic).
+    ICML 2016 (A3C/A2C); spec-ialp-losses (iALP's actor-critic).
 Taught in: sec-online-a2c
 """
 
@@ -44,7 +44,7 @@ def td_error(reward: torch.Tensor, done: torch.Tensor, value: torch.Tensor,
         gamma: discount.
     Returns:
         (B,) delta_t, with gradient through V(s_t) only.
-    Reference: methods.md §3.4.
+    Reference: spec-ialp-losses.
     Taught in: sec-online-a2c
     """
     return reward + gamma * (1.0 - done) * next_value.detach() - value
@@ -73,7 +73,7 @@ def a2c_loss(logits: torch.Tensor, value: torch.Tensor, next_value: torch.Tensor
     Returns:
         ``{"loss": scalar with gradient, "policy", "value", "entropy", "td_error"}``;
         the parts are detached batch means (``td_error``: mean |delta|).
-    Reference: Mnih et al., ICML 2016; methods.md §3.4.
+    Reference: Mnih et al., ICML 2016; spec-ialp-losses.
     Taught in: sec-online-a2c
     """
     delta = td_error(reward, done, value, next_value, gamma)                 # (B,)
@@ -94,7 +94,7 @@ class ActorCritic(nn.Module):
     information a recommender has about its catalogue). A history position is
     :math:`e_{a} + f_{\\text{click}}`; the state is the mean over real positions
     (``encoder="mean"``) or the last output of a GRU (``"gru"``), the two
-    EasyRL4Rec state trackers of methods.md §3.4. With
+    EasyRL4Rec state trackers of spec-ialp-losses. With
     :math:`h = \\tanh(W s + c)`, the logits are :math:`h^\\top e_i + b_i` (the
     item representations are shared by input and output) and the value is
     :math:`v^\\top h + v_0`. An empty history is the zero state.

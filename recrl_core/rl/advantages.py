@@ -2,7 +2,7 @@
 
 Tensors are (B, T) over the *generated* tokens only, right-padded: row b is
 valid at positions ``0 .. L_b - 1`` (``mask = 1``) and padding after that
-(``mask = 0``). The value after the last valid token is 0 (methods.md §5.4).
+(``mask = 0``). The value after the last valid token is 0 (spec-shielded-ppo).
 
 Taught in: sec-ppo-from-scratch
 """
@@ -20,7 +20,7 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         mask: (B, T) 1.0 on valid tokens, 0.0 on padding.
     Returns:
         Scalar tensor; every valid token of the batch has the same weight.
-    Reference: methods.md §5.4 (the expectations over t).
+    Reference: spec-shielded-ppo (the expectations over t).
     Taught in: sec-ppo-from-scratch
     """
     return (x * mask).sum() / mask.sum()
@@ -47,7 +47,7 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor,
         ``(advantages, returns)``, both (B, T), detached, 0 on padded positions.
         Whatever ``rewards`` and ``values`` hold on padded positions is ignored.
     Reference: Schulman et al., "High-dimensional continuous control using GAE", 2016;
-        methods.md §5.4.
+        spec-shielded-ppo.
     Taught in: sec-ppo-from-scratch
     """
     rewards, values, mask = rewards.detach(), values.detach(), mask.to(values.dtype)
@@ -84,7 +84,7 @@ def whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True,
         Choice: the variance is the unbiased (n - 1) sample variance over the valid
         tokens of the whole batch, so the valid entries have sample std 1 exactly
         (up to eps), matching ``torch.std``'s default.
-    Reference: methods.md §5.4 (advantage normalisation is standard PPO practice).
+    Reference: spec-shielded-ppo (advantage normalisation is standard PPO practice).
     Taught in: sec-ppo-from-scratch
     """
     mask = mask.to(x.dtype)

@@ -1,6 +1,6 @@
 """Two complete Q-networks whose main/target roles are drawn at random every step.
 
-The double-Q mechanics of the SQN-family reference code (methods.md §1.2):
+The double-Q mechanics of the SQN-family reference code (spec-sqn):
 
 1. There are two complete networks, QN1 and QN2, each with its own encoder,
    supervised head and Q head.
@@ -17,15 +17,19 @@ Taught in: sec-recommendation-as-mdp
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
+
+from recrl_core.seqrec import heads
 
 
 def pick_roles(rng: np.random.Generator) -> tuple[int, int]:
     """``(main_index, target_index)``: a fair coin decides which of the two networks is main.
 
-    Reference: methods.md §1.2 "Double-Q mechanics", step 2; §1.6.
+    Reference: spec-sqn "Double-Q mechanics", step 2; spec-training-loop.
     Taught in: sec-recommendation-as-mdp
     """
     main = int(rng.integers(0, 2))
@@ -45,7 +49,7 @@ class DoubleQPair:
             warm-up (SA2C phase 2: ``--lr_2``; SAC's SASRec files use a second
             Adam at ``lr``). ``None``: no second optimizer,
             ``optimizers_phase2`` is empty.
-    Reference: Xin et al., SIGIR 2020; methods.md §1.2, §1.6.
+    Reference: Xin et al., SIGIR 2020; spec-sqn, spec-training-loop.
     Taught in: sec-recommendation-as-mdp
     """
 
@@ -66,3 +70,17 @@ class DoubleQPair:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+
+
+def make_pair(cfg: heads.EncoderConfig, num_items: int, seed: int, lr: float, lr_2: float | None = None, *,
+              wrap_encoder: Callable[[nn.Module], nn.Module] | None = None) -> DoubleQPair:
+    """Two :func:`recrl_core.seqrec.heads.make_net` networks seeded ``2 seed`` and ``2 seed + 1``.
+
+    The book's convention for run ``seed`` of an SQN-family learner: the CE baseline of the
+    same seed starts from the first network's weights. ``lr``, ``lr_2``: see :class:`DoubleQPair`;
+    ``wrap_encoder``: see ``make_net``.
+    Taught in: sec-sqn-sac
+    """
+    nets = [heads.make_net(cfg, num_items, net_seed, wrap_encoder=wrap_encoder)
+            for net_seed in (2 * seed, 2 * seed + 1)]
+    return DoubleQPair(*nets, lr=lr, lr_2=lr_2)

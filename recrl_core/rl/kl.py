@@ -2,7 +2,7 @@
 
 Both take the log-probabilities of the *sampled* tokens under the policy and
 under the reference, with :math:`r_t = \\log\\pi_{\\text{ref}}(y_t) - \\log\\pi_\\theta(y_t)`
-(house-style §9). Averaged over tokens sampled from :math:`\\pi_\\theta`, both are
+(spec-llm-conventions). Averaged over tokens sampled from :math:`\\pi_\\theta`, both are
 unbiased estimates of :math:`\\mathrm{KL}(\\pi_\\theta \\,\\|\\, \\pi_{\\text{ref}})`;
 they differ in sign behaviour and variance.
 
@@ -25,7 +25,7 @@ def kl_k1(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
         ref_logprobs: (B, T) the same tokens under the reference policy.
     Returns:
         (B, T) tensor logprobs - ref_logprobs.
-    Reference: Schulman, "Approximating KL divergence" (k1); methods.md §5.4.
+    Reference: Schulman, "Approximating KL divergence" (k1); spec-shielded-ppo.
     Taught in: sec-kl-penalty
     """
     return logprobs - ref_logprobs

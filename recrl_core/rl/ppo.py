@@ -2,7 +2,7 @@
 
 Per-token rewards (score at the last generated token minus β·KL), the clipped
 surrogate, the clipped value loss and the KL coefficient controllers
-(methods.md §5.4, house-style §9). GAE and whitening live in
+(spec-shielded-ppo, spec-kl-estimators). GAE and whitening live in
 :mod:`recrl_core.rl.advantages`; the KL estimators in :mod:`recrl_core.rl.kl`.
 All tensors are (B, T) over generated tokens, right-padded, with ``mask``
 1.0 on valid tokens; every loss is a token-level mean over valid tokens.
@@ -30,30 +30,31 @@ ESTIMATORS = {"k1": kl.kl_k1, "k3": kl.kl_k3}
 @dataclass(frozen=True)
 class PPOConfig:
     lr: float = 3e-5               # Adam learning rate (Public code: shielded_ppo_trainer.py)
+    updates: int = 64              # rollouts, one PPO update each (Proposed: the paper runs 2-20k steps)
     rollout_batch: int = 32        # prompts per rollout (Public code: sim_batch)
-    ppo_epochs: int = 4            # passes over each rollout batch (Proposed; methods.md §5.4)
+    ppo_epochs: int = 4            # passes over each rollout batch (Proposed; spec-shielded-ppo)
     minibatch_size: int = 4        # rows per forward/backward (Public code: micro-batch 4)
     grad_accum: int = 2            # minibatches per optimizer step (Public code: grad-accum 2)
     max_new_tokens: int = 40       # generated tokens per rollout (Public code: recrl_default.yaml)
     temperature: float = 0.7       # sampling temperature (Public code: recrl_default.yaml)
-    top_p: float = 1.0             # samples from pi itself (house-style §9; Public code: 0.9; methods.md §9)
+    top_p: float = 1.0             # samples from pi itself (spec-generation-defaults; Public code: 0.9; spec-uncertain)
     kl_coef: float = 0.05          # beta_KL, initial value if adaptive (Public code: kl_beta)
-    kl_estimator: str = "k1"       # "k1" | "k3", enters the reward (house-style §9)
-    gamma: float = 1.0             # token-level discount (Proposed; methods.md §5.4)
+    kl_estimator: str = "k1"       # "k1" | "k3", enters the reward (spec-llm-conventions)
+    gamma: float = 1.0             # token-level discount (Proposed; spec-shielded-ppo)
     lam: float = 0.95              # GAE lambda (Proposed; Public code defines it, unused)
     clip_range: float = 0.2        # policy ratio clip eps (Public code: ppo_core.py)
     value_clip_range: float = 0.2  # value clip around V_old (Proposed; standard PPO-for-LMs recipe)
-    vf_coef: float = 0.5           # c_V in [0.5, 1.0] (Proposed; methods.md §5.4)
+    vf_coef: float = 0.5           # c_V in [0.5, 1.0] (Proposed; spec-shielded-ppo)
     max_grad_norm: float = 1.0     # gradient-norm clip (Public code: shielded_ppo_trainer.py)
     adaptive_kl: bool = False      # False = FixedKL(kl_coef); True = AdaptiveKL (Proposed)
     kl_target: float = 6.0         # nats per sequence, adaptive only (Proposed; Ziegler et al. 2019 controller)
     kl_horizon: int = 10_000       # controller horizon in rollouts, adaptive only (Proposed)
-    seed: int = 0                  # LoRA init, rollout sampling, minibatch order (house-style §8)
+    seed: int = 0                  # LoRA init, rollout sampling, minibatch order (spec-determinism)
 
-    # Sizes only: how many rollouts and how they are cut into minibatches. Generation
-    # settings of RL rollouts (max_new_tokens, temperature, top_p) are semantics
-    # (house-style §5) and equal in every mode, as are beta, gamma, lambda and the clips.
-    SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("rollout_batch", "ppo_epochs", "minibatch_size",
+    # Sizes only: how many rollouts, how large, and how they are cut into minibatches.
+    # Generation settings of RL rollouts (max_new_tokens, temperature, top_p) are semantics
+    # (spec-run-sizes) and equal in every mode, as are lr, beta, gamma, lambda and the clips.
+    SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("updates", "rollout_batch", "ppo_epochs", "minibatch_size",
                                               "grad_accum")
 
     def __post_init__(self):
@@ -66,10 +67,10 @@ class PPOConfig:
         """Full = the defaults; book and smoke shrink only ``SIZE_FIELDS``."""
         sizes = {
             Mode.FULL: {},
-            # 16 prompts -> 2 optimizer steps of 4 x 2 rows per epoch, 2 epochs.
-            Mode.BOOK: dict(rollout_batch=16, ppo_epochs=2),
-            # 4 prompts -> 2 optimizer steps of 2 rows, 1 epoch: every code path, seconds.
-            Mode.SMOKE: dict(rollout_batch=4, ppo_epochs=1, minibatch_size=2, grad_accum=1),
+            # 6 rollouts of 16 prompts -> 2 optimizer steps of 4 x 2 rows per epoch, 2 epochs.
+            Mode.BOOK: dict(updates=6, rollout_batch=16, ppo_epochs=2),
+            # 2 rollouts of 4 prompts -> 2 optimizer steps of 2 rows, 1 epoch: every code path, seconds.
+            Mode.SMOKE: dict(updates=2, rollout_batch=4, ppo_epochs=1, minibatch_size=2, grad_accum=1),
         }[mode]
         return replace(cls(), **sizes)
 
@@ -107,7 +108,7 @@ def per_token_rewards(score: torch.Tensor, logprobs: torch.Tensor, ref_logprobs:
     Returns:
         ``(rewards, kl)``, both (B, T), detached, 0 on padding. The logged
         ``objective/non_score_reward`` is ``-kl_coef * kl`` summed per row.
-    Reference: Ziegler et al. 2019 (KL-penalised reward); methods.md §5.4; house-style §9.
+    Reference: Ziegler et al. 2019 (KL-penalised reward); spec-shielded-ppo; spec-kl-estimators.
     Taught in: sec-kl-penalty
     """
     mask = mask.to(logprobs.dtype)
@@ -138,7 +139,7 @@ def clipped_policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, adva
         term is the active one (its gradient is 0); ``ppo/approx_kl`` =
         mean ½(log ρ_t)², a second-order estimate of KL(π_old ‖ π_θ) (Schulman's k2).
     Reference: Schulman et al. 2017, Eq. (7); Schulman, "Approximating KL divergence";
-        methods.md §5.4.
+        spec-shielded-ppo.
     Taught in: sec-ppo-from-scratch
     """
     mask = mask.to(logprobs.dtype)
@@ -164,7 +165,7 @@ def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Te
         \\mathcal L_V = \\tfrac12\\,\\mathbb E_t\\big[\\max\\big((V_\\psi(t) - \\hat R_t)^2,\\;
         (V^{\\text{clip}}_t - \\hat R_t)^2\\big)\\big]
 
-    methods.md §5.4 writes the plain squared error; the ½ and the clip around
+    spec-shielded-ppo writes the plain squared error; the ½ and the clip around
     V_old are the standard PPO-for-LMs recipe (the ½ halves the effective c_V).
 
     Args:
@@ -176,7 +177,7 @@ def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Te
     Returns:
         ``(loss, stats)``: scalar loss with gradient; detached stats ``losses/value``
         and ``ppo/value_clipfrac`` (share of valid tokens where the clipped error is larger).
-    Reference: Schulman et al. 2017; Ziegler et al. 2019; methods.md §5.4.
+    Reference: Schulman et al. 2017; Ziegler et al. 2019; spec-shielded-ppo.
     Taught in: sec-ppo-from-scratch
     """
     mask = mask.to(values.dtype)
@@ -193,7 +194,7 @@ def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Te
 class FixedKL:
     """Constant KL coefficient; ``update`` does nothing.
 
-    Reference: methods.md §5.4 (beta_KL = 0.05).
+    Reference: spec-shielded-ppo (beta_KL = 0.05).
     Taught in: sec-kl-penalty
     """
 

@@ -1,6 +1,6 @@
 """SNQN and SA2C: negative Q-learning, and an advantage-weighted supervised actor.
 
-Negatives (methods.md §1.4): each sampled item :math:`a^-_j` is a transition that
+Negatives (spec-snqn-sa2c): each sampled item :math:`a^-_j` is a transition that
 leaves the user in the **same state** with reward :math:`r^- = 0`, so its target
 bootstraps from :math:`s_t` and carries **no terminal mask**:
 
@@ -46,7 +46,7 @@ class SA2CConfig:
 
     # warmup_steps is a size for the reason given in SQNConfig: the two-phase structure is
     # kept in every mode, its length scales with the run (full: 15,000 of ~195,000 updates
-    # on RC15, ~8 %). num_negatives is a size (house-style §5) but kept at 10 in every mode.
+    # on RC15, ~8 %). num_negatives is a size (spec-run-sizes) but kept at 10 in every mode.
     SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("batch_size", "epochs", "warmup_steps", "eval_every",
                                               "num_negatives")
 
@@ -78,7 +78,7 @@ def negative_q_loss(q: torch.Tensor, neg_actions: torch.Tensor, q_curr_main: tor
         reward_negative: r⁻ (0.0 in the reference code).
     Returns:
         (B,) :math:`\\sum_j \\mathcal L_q^-(t, j)`; no terminal mask (the user stays in s_t).
-    Reference: Xin et al., WSDM 2022 (SNQN); methods.md §1.4.
+    Reference: Xin et al., WSDM 2022 (SNQN); spec-snqn-sa2c.
     Taught in: sec-snqn-sa2c
     """
     zeros = torch.zeros(q.shape[0], dtype=q.dtype, device=q.device)
@@ -106,7 +106,7 @@ def snqn_loss(logits, q, action, reward, done, neg_actions, q_next_main, q_next_
     Returns:
         ``{"loss", "supervised", "q", "q_neg"}``: the loss with gradient and the
         detached batch means of L_s, L_q⁺ and Σ_j L_q⁻.
-    Reference: Xin et al., WSDM 2022; methods.md §1.4.
+    Reference: Xin et al., WSDM 2022; spec-snqn-sa2c.
     Taught in: sec-snqn-sa2c
     """
     ls, lq, lneg = _snqn_parts(logits, q, action, reward, done, neg_actions, q_next_main,
@@ -128,7 +128,7 @@ def sa2c_advantage(q: torch.Tensor, action: torch.Tensor, neg_actions: torch.Ten
         clip: c, the lower clip (0.0: only better-than-average items are imitated).
     Returns:
         (B,) A_t without gradient.
-    Reference: Xin et al., WSDM 2022 (SA2C); methods.md §1.4.
+    Reference: Xin et al., WSDM 2022 (SA2C); spec-snqn-sa2c.
     Taught in: sec-snqn-sa2c
     """
     q = q.detach()
@@ -152,7 +152,7 @@ def propensity_weight(logits: torch.Tensor, action: torch.Tensor, item_prob: tor
         smooth: kappa; 0.0 gives w_t = 1.
     Returns:
         (B,) weights without gradient.
-    Reference: Xin et al., WSDM 2022 (SA2C); methods.md §1.4.
+    Reference: Xin et al., WSDM 2022 (SA2C); spec-snqn-sa2c.
     Taught in: sec-snqn-sa2c
     """
     if item_prob is None:
@@ -181,7 +181,7 @@ def sa2c_loss(logits, q, action, reward, done, neg_actions, q_next_main, q_next_
     Returns:
         ``{"loss", "supervised", "q", "q_neg", "advantage_mean", "propensity_mean"}``;
         all but ``loss`` detached (computed in both phases, for logging).
-    Reference: Xin et al., WSDM 2022; methods.md §1.4, §1.6.
+    Reference: Xin et al., WSDM 2022; spec-snqn-sa2c, spec-training-loop.
     Taught in: sec-snqn-sa2c
     """
     if phase not in (1, 2):

@@ -1,6 +1,6 @@
 """SQN and SAC: a supervised (cross-entropy) head and a double-Q head on one encoder.
 
-Per row (methods.md §1.2–§1.3), with :math:`y_t` from
+Per row (spec-base), with :math:`y_t` from
 :func:`recrl_core.rl.targets.double_q_target`:
 
 .. math::
@@ -35,7 +35,7 @@ class SQNConfig:
     lr: float = 0.01              # Adam learning rate (Public code: --lr, RC15 files)
     batch_size: int = 256         # transitions per update (Public code: --batch_size)
     epochs: int = 30              # passes over the replay rows (Public code: RC15 GRU_TH.py)
-    warmup_steps: int = 15_000    # SAC only: L_s + L_q updates before Q-weighting (Proposed; methods.md §9)
+    warmup_steps: int = 15_000    # SAC only: L_s + L_q updates before Q-weighting (Proposed; spec-uncertain)
     eval_every: int = 2_000       # updates between validation passes (Public code: GRU_TH.py)
     seed: int = 0                 # network init, replay order, role draws
 
@@ -70,7 +70,7 @@ def supervised_loss(logits: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         action: (B,) int64 logged items a_t.
     Returns:
         (B,) losses.
-    Reference: Xin et al., SIGIR 2020; methods.md §1.2.
+    Reference: Xin et al., SIGIR 2020; spec-sqn.
     Taught in: sec-sqn-sac
     """
     return F.cross_entropy(logits, action, reduction="none")
@@ -88,7 +88,7 @@ def q_loss(q: torch.Tensor, action: torch.Tensor, target: torch.Tensor) -> torch
         target: (B,) y_t; detached here.
     Returns:
         (B,) losses. The ½ matches ``trfl.double_qlearning`` (0.5 TD²).
-    Reference: Xin et al., SIGIR 2020; methods.md §1.2.
+    Reference: Xin et al., SIGIR 2020; spec-sqn.
     Taught in: sec-sqn-sac
     """
     q_taken = q.gather(-1, action.unsqueeze(-1)).squeeze(-1)             # (B,)
@@ -119,7 +119,7 @@ def sqn_loss(logits: torch.Tensor, q: torch.Tensor, action: torch.Tensor,
     Returns:
         ``{"loss": scalar with gradient, "supervised": mean L_s, "q": mean L_q}``
         (the parts are detached, for logging).
-    Reference: Xin et al., SIGIR 2020; methods.md §1.2.
+    Reference: Xin et al., SIGIR 2020; spec-sqn.
     Taught in: sec-sqn-sac
     """
     ls, lq = _sqn_parts(logits, q, action, reward, done, q_next_main, q_next_target, gamma)
@@ -144,7 +144,7 @@ def sac_loss(logits: torch.Tensor, q: torch.Tensor, action: torch.Tensor,
             False afterwards: Q-weighted L_s + L_q.
     Returns:
         ``{"loss", "supervised", "q", "q_weight_mean"}``; the parts are detached.
-    Reference: Xin et al., SIGIR 2020 (SAC); methods.md §1.3.
+    Reference: Xin et al., SIGIR 2020 (SAC); spec-sac.
     Taught in: sec-sqn-sac
     """
     ls, lq = _sqn_parts(logits, q, action, reward, done, q_next_main, q_next_target, gamma)

@@ -2,7 +2,7 @@
 
 Both functions are plain arithmetic on tensors. They do not detach: the
 losses treat the target as a constant (``sg``), and the training loop computes
-the next-state Q-values under ``torch.no_grad()`` (methods.md §1.2, §1.6).
+the next-state Q-values under ``torch.no_grad()`` (spec-sqn, spec-training-loop).
 
 Taught in: sec-recommendation-as-mdp
 """
@@ -26,7 +26,7 @@ def td_target(reward: torch.Tensor, done: torch.Tensor, q_next: torch.Tensor,
         gamma: discount.
     Returns:
         (B,) targets y_t.
-    Reference: Xin et al., SIGIR 2020 (SQN); methods.md §1.2.
+    Reference: Xin et al., SIGIR 2020 (SQN); spec-sqn.
     Taught in: sec-recommendation-as-mdp
     """
     return reward + gamma * (1.0 - done) * q_next
@@ -50,7 +50,7 @@ def double_q_target(reward: torch.Tensor, done: torch.Tensor, q_next_main: torch
         (B,) targets y_t. SNQN's negative target is this function with
         ``reward = 0``, ``done = 0`` and Q-values of the *current* state.
     Reference: van Hasselt et al., AAAI 2016 (double Q-learning); Xin et al.,
-        SIGIR 2020, Eq. for L_q; methods.md §1.2.
+        SIGIR 2020, Eq. for L_q; spec-sqn.
     Taught in: sec-recommendation-as-mdp
     """
     best = q_next_main.argmax(dim=-1, keepdim=True)             # (B, 1) selector from the main net

@@ -6,18 +6,20 @@
 ``z`` is the supervised (next-item) head, ``q`` the Q head; items are ranked by ``z``.
 
 Reference: Xin et al., "Self-Supervised Reinforcement Learning for Recommender Systems",
-SIGIR 2020, Section 3 (methods.md §1.2).
+SIGIR 2020, Section 3 (spec-sqn).
 Taught in: sec-next-item-task, sec-sqn-sac
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import torch
 from torch import nn
 
+from recrl_core import seeding
 from recrl_core.config import Mode
 from recrl_core.seqrec.caser import Caser
 from recrl_core.seqrec.embedding import last_items
@@ -116,3 +118,27 @@ class TwoHead(nn.Module):
         items, lengths = last_items(items, lengths, self.state_len, self.num_items)  # (B, state_len)
         logits, _ = self(items, lengths)
         return logits                                                   # (B, N)
+
+
+def make_net(cfg: EncoderConfig, num_items: int, seed: int, *,
+             wrap_encoder: Callable[[nn.Module], nn.Module] | None = None) -> TwoHead:
+    """One SQN-family network: the backbone of ``cfg`` with a supervised head and a Q head.
+
+    ``seeding.seed_everything(seed)`` runs first, so a seed names the same initial
+    weights in every chapter; ``wrap_encoder`` wraps the backbone before the heads are
+    built (LEA's fused encoder). Pairs for double-Q: :func:`recrl_core.rl.double_q.make_pair`.
+
+    Args:
+        cfg: the backbone and its sizes.
+        num_items: N (the pad id is N).
+        seed: fixes the initial weights.
+        wrap_encoder: ``backbone -> encoder`` with ``hidden_size``; None keeps the backbone.
+    Returns:
+        ``TwoHead(encoder, num_items, cfg.state_len)``.
+    Taught in: sec-sqn-sac
+    """
+    seeding.seed_everything(seed)
+    encoder = build_encoder(cfg, num_items)
+    if wrap_encoder is not None:
+        encoder = wrap_encoder(encoder)
+    return TwoHead(encoder, num_items, cfg.state_len)

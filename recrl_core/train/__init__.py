@@ -1,1 +1,10 @@
-"""Training loops and checkpoints shared by the chapters."""
+"""Training loops and checkpoints shared by the chapters.
+
+``loops`` (cross-entropy and the SQN family over a replay buffer, with validation-based
+model selection and exact resume), ``online`` (online A2C against a vectorised
+simulator), ``ppo_loop`` (token-level PPO for a language model: rollout, per-token
+rewards, GAE, clipped epochs; the losses live in ``rl.ppo``) and ``checkpoint``
+(safetensors + JSON folders that resume a run exactly).
+
+Taught in: sec-next-item-task, sec-sqn-sac, sec-online-a2c, sec-ppo-from-scratch
+"""

@@ -1,6 +1,6 @@
 """Short, explicit training loops: cross-entropy (CE) and the SQN family, with model selection.
 
-Both loops draw uniform mini-batches from the replay buffer (methods.md §1.6),
+Both loops draw uniform mini-batches from the replay buffer (spec-training-loop),
 evaluate on the *validation* events every ``cfg.eval_every`` updates, keep the
 weights with the best validation purchase NDCG@10, and can checkpoint and
 resume exactly (same losses as an uninterrupted run).
@@ -28,7 +28,7 @@ from recrl_core.rl import sa2c, sqn
 from recrl_core.rl.double_q import DoubleQPair
 from recrl_core.train import checkpoint
 
-SELECTION_METRIC = "ndcg@10/purchase"   # methods.md §1.8: select on validation purchase NDCG@10
+SELECTION_METRIC = "ndcg@10/purchase"   # spec-evaluation: select on validation purchase NDCG@10
 METHODS = ("sqn", "sac", "snqn", "sa2c")
 # extra_loss(main, target, batch, logits, q) -> {"loss": added to the method's loss, other: logged}
 ExtraLoss = Callable[..., dict[str, torch.Tensor]]
@@ -54,7 +54,7 @@ class SupervisedConfig:
 
 @dataclass(frozen=True)
 class SeedsConfig:
-    num_seeds: int = 3          # headline numbers as mean +- std over seeds (house-style §5: >= 3 in full)
+    num_seeds: int = 3          # headline numbers as mean +- std over seeds (spec-run-sizes: >= 3 in full)
 
     SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("num_seeds",)
 
@@ -143,10 +143,10 @@ def fit_supervised(model, buffer: ReplayBuffer, val: EvalEvents, cfg: Supervised
 def rl_step(pair: DoubleQPair, batch: dict, method: str, cfg, step: int, rng: np.random.Generator,
             item_prob: torch.Tensor | None = None,
             extra_loss: ExtraLoss | None = None) -> tuple[dict[str, float], int]:
-    """One update of the SQN family on a random main network (methods.md §1.6).
+    """One update of the SQN family on a random main network (spec-training-loop).
 
     ``extra_loss(main, target, batch, logits, q)`` (e.g. LEA's augmented terms,
-    ``recrl_core.rl.lea``) returns ``{"loss": scalar, ...}``: its ``loss`` is added
+    ``recrl_core.methods.lea.learner``) returns ``{"loss": scalar, ...}``: its ``loss`` is added
     to the method's loss before the step, the other entries are logged.
     Returns the logged loss parts and the index of the network that was updated.
     """
@@ -190,7 +190,7 @@ def fit_rl(pair: DoubleQPair, method: str, buffer: ReplayBuffer, val: EvalEvents
            show_progress: bool = False, extra_loss: ExtraLoss | None = None) -> FitResult:
     """Train a :class:`DoubleQPair` with ``method`` in {sqn, sac, snqn, sa2c}.
 
-    The network evaluated is the one updated at that step (methods.md §1.6).
+    The network evaluated is the one updated at that step (spec-training-loop).
     ``extra_loss`` is added at every step; see :func:`rl_step`.
     """
     if method not in METHODS:

@@ -25,10 +25,10 @@ from recrl_core.rl import actor_critic
 
 @dataclass(frozen=True)
 class A2CConfig:
-    gamma: float = 0.9            # discount (Proposed; methods.md §3.4)
-    lr: float = 1e-3              # Adam, actor and critic (Proposed; methods.md §3.4)
-    entropy_coef: float = 0.01    # beta_H (Proposed; methods.md §3.4)
-    num_envs: int = 256           # sessions in parallel = transitions per update (Proposed; methods.md §3.4 batch)
+    gamma: float = 0.9            # discount (Proposed; spec-ialp-losses)
+    lr: float = 1e-3              # Adam, actor and critic (Proposed; spec-ialp-losses)
+    entropy_coef: float = 0.01    # beta_H (Proposed; spec-ialp-losses)
+    num_envs: int = 256           # sessions in parallel = transitions per update (Proposed; spec-ialp-losses batch)
     updates: int = 20_000         # environment steps = updates (Proposed; ~5-10k sessions per 1k updates)
     hidden_size: int = 64         # H (Proposed)
     encoder: str = "mean"         # "mean" | "gru" state tracker (Proposed; EasyRL4Rec StateTracker)
@@ -126,7 +126,7 @@ def fit_a2c(env, net: actor_critic.ActorCritic, cfg: A2CConfig, rng: np.random.G
         progress: show a tqdm bar (``TQDM_DISABLE=1`` also hides it).
     Returns:
         :class:`A2CResult`.
-    Reference: Mnih et al., ICML 2016; methods.md §3.4.
+    Reference: Mnih et al., ICML 2016; spec-ialp-losses.
     Taught in: sec-online-a2c
     """
     from tqdm.auto import tqdm

@@ -5,10 +5,11 @@ import pytest
 import torch
 
 from recrl_core.data.sequences import EvalEvents
-from recrl_core.llm import environment as envm
-from recrl_core.llm import item_tokens as itok
-from recrl_core.llm import le_eval, le_pass, models
-from recrl_core.llm.lea_task import new_environment
+from recrl_core.llm import models
+from recrl_core.methods.lea import environment as envm
+from recrl_core.methods.lea import item_tokens as itok
+from recrl_core.methods.lea import environment_eval, offline_pass
+from recrl_core.methods.lea.lea_task import new_environment
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
@@ -63,9 +64,9 @@ def test_pass_and_evaluation_on_cuda(lm_tokenizer):
     env = _env(lm_tokenizer, adapt_layers=1).eval()
     users = np.concatenate([np.full(len(s), u) for u, s in SEQS.items()])
     items = np.concatenate(list(SEQS.values()))
-    res = le_pass.run_pass(env, users, items, le_pass.PassConfig(candidates=3, random_candidates=1, aug_k_max=2,
+    res = offline_pass.run_pass(env, users, items, offline_pass.PassConfig(candidates=3, random_candidates=1, aug_k_max=2,
                                                                  batch_size=2), context=3)
-    for name in le_pass.FIELDS:
+    for name in offline_pass.FIELDS:
         assert np.isfinite(getattr(res, name)).all(), name
     for row in range(len(items)):
         start = np.flatnonzero(users == users[row])[0]
@@ -73,5 +74,5 @@ def test_pass_and_evaluation_on_cuda(lm_tokenizer):
     events = EvalEvents(users=np.arange(3), items=np.array([[0, 1, 8], [5, 8, 8], [7, 0, 8]]),
                         lengths=np.array([2, 1, 2]), target=np.array([2, 6, 3]), behaviour=np.full(3, "click"),
                         time=np.arange(3))
-    out = le_eval.evaluate(env, events, np.arange(1, 9), envm.LEConfig(eval_events=3, context=3))
+    out = environment_eval.evaluate_environment(env, events, np.arange(1, 9), envm.LEConfig(eval_events=3, context=3))
     assert all(0.0 <= out[k] <= 1.0 for k in ("rm_accuracy", "rm_auc", "state_hr@10"))

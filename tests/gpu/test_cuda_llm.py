@@ -9,7 +9,7 @@ import torch
 from recrl_core.config import Mode
 from recrl_core.llm import candidates, generation, logprobs, lora, models, prompts
 from recrl_core.rl import ppo
-from recrl_core.train import ppo as ppo_loop
+from recrl_core.train import ppo_loop
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
@@ -42,8 +42,8 @@ def test_ppo_loop_runs_in_bf16_on_cuda(lm_tokenizer):
     assert next(model.parameters()).device.type == "cuda"
     policy = ppo_loop.make_policy(model, lora.LoRAConfig(r=4))
     cfg = dataclasses.replace(ppo.PPOConfig.for_mode(Mode.SMOKE), max_new_tokens=6)
-    history = ppo_loop.fit_ppo(policy, tok, _prompts(tok), lambda t, p: [len(x) / 30 for x in t], cfg,
-                               updates=2, progress=False)
+    history = ppo_loop.fit_ppo(policy, tok, _prompts(tok), lambda t, p: [len(x) / 30 for x in t], dataclasses.replace(cfg, updates=2),
+                               progress=False)
     assert len(history) == 2
     assert np.isfinite([v for s in history for v in s.values()]).all()
     scores = candidates.score_candidates(policy.lm, tok, _prompts(tok)[0], ["Heat", "Up"])

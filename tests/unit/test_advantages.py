@@ -1,4 +1,4 @@
-"""GAE and masked whitening against hand arithmetic and a naive per-row loop (methods.md §5.4)."""
+"""GAE and masked whitening against hand arithmetic and a naive per-row loop (spec-shielded-ppo)."""
 
 import pytest
 import torch

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pandas as pd
-import pytest
 import torch
 
 from recrl_core.baselines import interactions_matrix, itemknn, mf, popularity

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from recrl_core.config import Mode
-from recrl_core.envs.clicks import ClickConfig, ExplanationClickModel, genre_tastes, relative_ctr
+from recrl_core.methods.shielded.click_model import ClickConfig, ExplanationClickModel, genre_tastes, relative_ctr
 
 GENRES = ["Comedy", "Fantasy", "Romance", "Horror"]
 
@@ -192,6 +192,6 @@ def test_relative_ctr_identical_inputs_and_errors():
 
 
 def test_import_is_light():
-    code = "import sys, recrl_core.envs.clicks; print(sorted({'torch', 'transformers'} & set(sys.modules)))"
+    code = "import sys, recrl_core.methods.shielded.click_model; print(sorted({'torch', 'transformers'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

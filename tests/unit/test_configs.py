@@ -1,37 +1,76 @@
 """The run-size switch: modes change only declared SIZE_FIELDS; the mode is read strictly."""
 
 import dataclasses
+import importlib
+import pkgutil
 import subprocess
 import sys
 
 import pytest
 
+import recrl_core
 from recrl_core import config
-from recrl_core.baselines import itemknn, mf
 from recrl_core.config import Mode
-from recrl_core.data import prepare, transitions
-from recrl_core.envs import clicks, grounded, interest
-from recrl_core.eval import offline
-from recrl_core.llm import environment, explainer, item_tokens, le_pass, lea_task, rewards, trl_route
-from recrl_core.rl import lea, ppo
-from recrl_core.train import loops, online
 
-CONFIGS = [prepare.DataConfig, offline.EvalConfig, transitions.TransitionConfig,
-           itemknn.ItemKNNConfig, mf.ALSConfig, loops.SupervisedConfig, loops.SeedsConfig,
-           ppo.PPOConfig, trl_route.TRLConfig, interest.InterestEnvConfig, grounded.GroundedConfig,
-           online.A2CConfig, clicks.ClickConfig, rewards.RewardConfig, explainer.ExplainerConfig,
-           lea.LEAConfig, item_tokens.ItemTokenConfig, environment.LEConfig, le_pass.PassConfig,
-           lea_task.GridConfig]
+
+def _all_configs() -> list[type]:
+    """Every frozen dataclass with ``for_mode`` defined anywhere in recrl_core (none can be forgotten)."""
+    found = {}
+    for info in pkgutil.walk_packages(recrl_core.__path__, "recrl_core."):
+        module = importlib.import_module(info.name)
+        for obj in vars(module).values():
+            if (isinstance(obj, type) and dataclasses.is_dataclass(obj) and "for_mode" in vars(obj)
+                    and obj.__module__ == info.name):
+                found[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    return [found[k] for k in sorted(found)]
+
+
+CONFIGS = _all_configs()
+
+
+def _flat(cfg, prefix: str = "") -> dict:
+    """Field values of ``cfg``, nested config dataclasses flattened to dotted names (``ppo.lr``)."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value) and hasattr(type(value), "SIZE_FIELDS"):
+            out |= _flat(value, f"{prefix}{f.name}.")
+        else:
+            out[f"{prefix}{f.name}"] = value
+    return out
+
+
+def _allowed(cls, prefix: str = "") -> set[str]:
+    """``cls.SIZE_FIELDS`` plus the SIZE_FIELDS of its nested configs, dotted."""
+    out = {prefix + name for name in cls.SIZE_FIELDS}
+    for f in dataclasses.fields(cls):
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if dataclasses.is_dataclass(default) and hasattr(type(default), "SIZE_FIELDS"):
+            out |= _allowed(type(default), f"{prefix}{f.name}.")
+    return out
+
+
+def test_every_config_is_found():
+    names = {c.__name__ for c in CONFIGS}
+    assert {"DataConfig", "SQNConfig", "PPOConfig", "ExplainerConfig", "LEAConfig", "LEConfig", "PassConfig",
+            "ClickConfig", "RewardConfig", "A2CConfig"} <= names, sorted(names)
 
 
 @pytest.mark.parametrize("cls", CONFIGS, ids=lambda c: c.__name__)
 def test_for_mode_changes_only_size_fields(cls):
+    """Smoke and book differ from full only in SIZE_FIELDS, nested configs included (``ppo.lr`` must be declared)."""
     full = cls()
     assert cls.for_mode(Mode.FULL) == full
     for mode in (Mode.SMOKE, Mode.BOOK):
-        changed = {f.name for f in dataclasses.fields(cls)
-                   if getattr(cls.for_mode(mode), f.name) != getattr(full, f.name)}
-        assert changed <= set(cls.SIZE_FIELDS), f"{cls.__name__} {mode}: {changed - set(cls.SIZE_FIELDS)}"
+        small, big = _flat(cls.for_mode(mode)), _flat(full)
+        changed = {name for name in big if small[name] != big[name]}
+        assert changed <= _allowed(cls), f"{cls.__name__} {mode}: {changed - _allowed(cls)}"
+
+
+def test_nested_size_fields_are_real_fields():
+    for cls in CONFIGS:
+        names = set(_flat(cls()))
+        assert set(cls.SIZE_FIELDS) <= names, f"{cls.__name__}.SIZE_FIELDS names {set(cls.SIZE_FIELDS) - names}"
 
 
 @pytest.mark.parametrize("cls", CONFIGS, ids=lambda c: c.__name__)
@@ -72,7 +111,8 @@ def test_importing_the_package_is_light():
 
 def test_nothing_outside_llm_imports_the_llm_stack():
     code = ("import sys, recrl_core.data.prepare, recrl_core.eval.offline, recrl_core.baselines.mf, "
-            "recrl_core.plotting, recrl_core.results, recrl_core.envs.clicks, recrl_core.train.shield, "
-            "recrl_core.rl.lea; print('transformers' in sys.modules)")
+            "recrl_core.plotting, recrl_core.results, recrl_core.caching, recrl_core.notebook, "
+            "recrl_core.methods.shielded.click_model, recrl_core.methods.shielded.shields, "
+            "recrl_core.methods.lea.learner, recrl_core.methods.lea.fusion; print('transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -197,3 +197,33 @@ def test_overfits_a_tiny_batch(backbone):
     with torch.no_grad():
         hits = model.score(torch.zeros(32), items, lengths).argmax(dim=1) == target
     assert hits.float().mean() > 0.9
+
+
+def test_make_net_seed_fixes_the_weights_and_wrap_encoder_wraps_the_backbone():
+    cfg = heads.EncoderConfig(hidden_size=H, state_len=T)
+    a, b, c = heads.make_net(cfg, N, 3), heads.make_net(cfg, N, 3), heads.make_net(cfg, N, 4)
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(pa, pb), name
+    assert not torch.equal(a.supervised.linear.weight, c.supervised.linear.weight)
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self, backbone):
+            super().__init__()
+            self.backbone, self.hidden_size = backbone, backbone.hidden_size
+
+    wrapped = heads.make_net(cfg, N, 3, wrap_encoder=Wrapper)
+    assert isinstance(wrapped.encoder, Wrapper)
+    for x, y in zip(wrapped.encoder.backbone.parameters(), a.encoder.parameters()):   # the same draws, first
+        assert torch.equal(x, y)
+
+
+def test_make_pair_seeds_two_seed_and_two_seed_plus_one():
+    from recrl_core.rl import double_q
+
+    cfg = heads.EncoderConfig(hidden_size=H, state_len=T)
+    pair = double_q.make_pair(cfg, N, 2, lr=0.01, lr_2=0.001)
+    for net, seed in zip(pair.networks, (4, 5)):
+        ref = heads.make_net(cfg, N, seed)
+        assert all(torch.equal(x, y) for x, y in zip(net.state_dict().values(), ref.state_dict().values()))
+    assert len(pair.optimizers) == len(pair.optimizers_phase2) == 2
+    assert pair.optimizers_phase2[0].param_groups[0]["lr"] == 0.001

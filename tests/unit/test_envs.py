@@ -13,7 +13,7 @@ from gymnasium.utils.env_checker import check_env
 from recrl_core.config import Mode
 from recrl_core.data.synthetic import GENRES, make_synthetic
 from recrl_core.envs import calibration, grounded, interest, policies, session
-from recrl_core.train import online
+from recrl_core.eval import metrics
 
 INTEREST = dataclasses.replace(interest.InterestEnvConfig.for_mode(Mode.SMOKE), num_users=50, num_items=40,
                                num_topics=5)
@@ -174,7 +174,7 @@ def test_satiation_lowers_click_probability_by_hand():
 
 def test_interest_moves_towards_plus_one_after_a_click_on_perfect_quality():
     cfg = dataclasses.replace(INTEREST, click_bias=50.0)                # every item is clicked
-    world = interest.make_world(cfg)
+    world = interest.sample_world(cfg)
     world = dataclasses.replace(world, quality=np.ones(cfg.num_items))  # P(up) = (1 + q) / 2 = 1
     vec = interest.InterestVecEnv(cfg, world)
     vec.reset([0], users=np.array([3]))
@@ -207,7 +207,7 @@ def test_calibration_matches_observed_rate_on_held_out_pairs(synthetic_world):
     rate = 1 / (1 + GROUNDED.negatives_per_positive)
     assert check["label"].mean() == pytest.approx(rate, abs=0.03)
     assert check["prob"].mean() == pytest.approx(check["label"].mean(), abs=0.05)
-    assert calibration.auc(check["prob"].to_numpy(), check["label"].to_numpy()) > 0.6
+    assert metrics.auc(check["prob"].to_numpy(), check["label"].to_numpy()) > 0.6
     assert synthetic_world.platt[0] > 0                                  # higher score, more clicks
 
 
@@ -223,7 +223,7 @@ def test_platt_fit_recovers_known_parameters():
 
 
 def test_auc_by_hand():
-    assert calibration.auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == pytest.approx(0.75)
+    assert metrics.auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == pytest.approx(0.75)
 
 
 def test_negatives_are_never_logged():

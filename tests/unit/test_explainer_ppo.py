@@ -6,9 +6,10 @@ import numpy as np
 import torch
 
 from recrl_core.config import Mode
-from recrl_core.llm import lora, prompts, rewards, soft_prompt
+from recrl_core.llm import lora, prompts, soft_prompt
+from recrl_core.methods.shielded import explanation_reward
 from recrl_core.rl import ppo
-from recrl_core.train import ppo as ppo_loop
+from recrl_core.train import ppo_loop
 
 def _flat_embed(texts):
     return np.full((len(texts), 4), 0.5, dtype=np.float32)     # relevance is switched off here
@@ -19,14 +20,14 @@ TITLES = ["Up (2009)", "Jumanji (1995)", "Shrek (2001)", "Heat (1995)"]
 
 def _setup(tiny_lm, tok):
     policy = ppo_loop.make_policy(tiny_lm, lora.LoRAConfig(r=8))
-    soft = soft_prompt.attach(policy.lm, tok, 4, num_tokens=2)
+    soft = soft_prompt.add_soft_prompt(policy.lm, tok, 4, num_tokens=2)
     pr = [prompts.explanation_prompt(tok, ["Heat (1995) [Action]"], t, ["Fantasy"], marker=soft.marker())
           for t in TITLES]
-    contexts = {p: rewards.ExplanationContext(t, ("Fantasy",), f"{t}. Genres: Fantasy.", "Heat (1995) [Action]")
+    contexts = {p: explanation_reward.ExplanationContext(t, ("Fantasy",), f"{t}. Genres: Fantasy.", "Heat (1995) [Action]")
                 for p, t in zip(pr, TITLES)}
     # length + consistency only (a random LM cannot be relevant or fluent): words are what it can learn
-    cfg = rewards.RewardConfig(length_range=(24, 48)).without("relevance", "coherence", "factuality")
-    reward = rewards.CompositeReward(cfg, contexts, embed=_flat_embed)
+    cfg = explanation_reward.RewardConfig(length_range=(24, 48)).without("relevance", "coherence", "factuality")
+    reward = explanation_reward.CompositeReward(cfg, contexts, embed=_flat_embed)
     return policy, pr, reward, torch.randn(len(pr), 4, generator=torch.Generator().manual_seed(0))
 
 

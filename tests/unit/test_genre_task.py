@@ -5,14 +5,15 @@ from collections import Counter
 import pandas as pd
 import pytest
 
+from recrl_core.data import genre_words
 from recrl_core.llm import genre_task
 
 
 def test_mentions_use_word_boundaries_and_synonyms():
-    assert genre_task.mentioned_genres("Try a romantic comedy tonight!") == {"Romance", "Comedy"}
-    assert genre_task.mentioned_genres("Some science fiction, or Sci-Fi") == {"Sci-Fi"}
-    assert genre_task.mentioned_genres("warm and dramatically awarded") == set()     # no 'war', 'drama'
-    assert genre_task.mentioned_genres("An animated family film") == {"Animation", "Children"}
+    assert genre_words.mentioned_genres("Try a romantic comedy tonight!") == {"Romance", "Comedy"}
+    assert genre_words.mentioned_genres("Some science fiction, or Sci-Fi") == {"Sci-Fi"}
+    assert genre_words.mentioned_genres("warm and dramatically awarded") == set()     # no 'war', 'drama'
+    assert genre_words.mentioned_genres("An animated family film") == {"Animation", "Children"}
 
 
 def test_reward_is_one_only_for_the_target():

@@ -1,4 +1,4 @@
-"""k1 and k3 KL estimators by hand, their sign behaviour and their unbiasedness (house-style §9)."""
+"""k1 and k3 KL estimators by hand, their sign behaviour and their unbiasedness (spec-llm-conventions)."""
 
 import math
 

@@ -12,11 +12,11 @@ import torch
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from recrl_core.llm import environment as envm  # noqa: E402
-from recrl_core.llm import item_tokens as itok  # noqa: E402
-from recrl_core.llm import le_pass  # noqa: E402
-from recrl_core.llm.lea_task import new_environment  # noqa: E402
-from recrl_core.train.shield import fingerprint  # noqa: E402
+from recrl_core.methods.lea import environment as envm  # noqa: E402
+from recrl_core.methods.lea import item_tokens as itok  # noqa: E402
+from recrl_core.methods.lea import offline_pass  # noqa: E402
+from recrl_core.methods.lea.lea_task import new_environment  # noqa: E402
+from recrl_core.methods.shielded.shields import fingerprint  # noqa: E402
 
 NAMES = ["Oasis", "Blur", "Pulp", "Suede", "Radiohead", "Coldplay", "Muse", "Keane"]
 DETAILS = ["an artist tagged britpop"] * 4 + ["an artist tagged rock"] * 4
@@ -116,7 +116,7 @@ def _sequences():
 def test_pass_is_cached_and_invalidated_by_config(lm, lm_tokenizer, tmp_path, monkeypatch):
     env = _env(lm, lm_tokenizer)
     users, items = _sequences()
-    cfg = le_pass.PassConfig(candidates=3, random_candidates=1, aug_k_max=1, batch_size=2)
+    cfg = offline_pass.PassConfig(candidates=3, random_candidates=1, aug_k_max=1, batch_size=2)
     calls = {"n": 0}
     real = env.hidden
 
@@ -125,32 +125,32 @@ def test_pass_is_cached_and_invalidated_by_config(lm, lm_tokenizer, tmp_path, mo
         return real(tree)
 
     monkeypatch.setattr(env, "hidden", counting)
-    first = le_pass.cached_pass(env, users, items, cfg, context=4, cache_root=tmp_path)
+    first = offline_pass.cached_pass(env, users, items, cfg, context=4, cache_root=tmp_path)
     assert calls["n"] > 0 and not first.cached
     calls["n"] = 0
-    again = le_pass.cached_pass(env, users, items, cfg, context=4, cache_root=tmp_path)
+    again = offline_pass.cached_pass(env, users, items, cfg, context=4, cache_root=tmp_path)
     assert calls["n"] == 0 and again.cached                  # no LM call on a re-run
-    for name in le_pass.FIELDS:
+    for name in offline_pass.FIELDS:
         np.testing.assert_array_equal(getattr(again, name), getattr(first, name))
-    changed = le_pass.cached_pass(env, users, items, replace(cfg, seed=1), context=4, cache_root=tmp_path)
+    changed = offline_pass.cached_pass(env, users, items, replace(cfg, seed=1), context=4, cache_root=tmp_path)
     assert calls["n"] > 0 and not changed.cached             # a new config recomputes
     calls["n"] = 0
     with torch.no_grad():
         env.reward_head.bias += 1.0                           # new LE weights: a new key too
-    le_pass.cached_pass(env, users, items, cfg, context=4, cache_root=tmp_path)
+    offline_pass.cached_pass(env, users, items, cfg, context=4, cache_root=tmp_path)
     assert calls["n"] > 0
 
 
 def test_augmented_actions_exclude_the_history(lm, lm_tokenizer):
     env = _env(lm, lm_tokenizer)
     users, items = _sequences()
-    cfg = le_pass.PassConfig(candidates=2, random_candidates=1, aug_k_max=2, batch_size=2)
-    res = le_pass.run_pass(env, users, items, cfg, context=3)     # chunks cut histories: exclusion must not
+    cfg = offline_pass.PassConfig(candidates=2, random_candidates=1, aug_k_max=2, batch_size=2)
+    res = offline_pass.run_pass(env, users, items, cfg, context=3)     # chunks cut histories: exclusion must not
     for row in range(len(items)):
         start = np.flatnonzero(users == users[row])[0]
         history = set(items[start:row + 1].tolist())              # earlier items and the logged one
         assert not history & set(res.aug_actions[row].tolist())
-    loose = le_pass.run_pass(env, users, items, replace(cfg, exclude_history=False), context=3)
+    loose = offline_pass.run_pass(env, users, items, replace(cfg, exclude_history=False), context=3)
     assert all(items[r] not in loose.aug_actions[r] for r in range(len(items)))   # never the logged item
     # the stored rewards are the best candidates' r^LE, best first
     assert np.all(res.aug_reward[:, 0] >= res.aug_reward[:, 1])
@@ -159,8 +159,8 @@ def test_augmented_actions_exclude_the_history(lm, lm_tokenizer):
 def test_pass_state_equals_a_direct_state_model_call(lm, lm_tokenizer):
     env = _env(lm, lm_tokenizer)
     users, items = _sequences()
-    cfg = le_pass.PassConfig(candidates=2, random_candidates=1, aug_k_max=1, batch_size=3)
-    res = le_pass.run_pass(env, users, items, cfg, context=4)
+    cfg = offline_pass.PassConfig(candidates=2, random_candidates=1, aug_k_max=1, batch_size=3)
+    res = offline_pass.run_pass(env, users, items, cfg, context=4)
     row = 9                                                   # user 1, second chunk? user 1 starts at 7
     seq = items[7:12]
     p = row - 7                                               # position 2 in the user's first chunk
@@ -268,19 +268,19 @@ def test_trunk_errors():
 
 
 def test_popularity_negatives_follow_the_counts_and_skip_the_history():
-    from recrl_core.llm import le_eval
+    from recrl_core.methods.lea import environment_eval
 
     counts, rng = np.array([0, 1, 3, 0, 6]), np.random.default_rng(0)
-    draws = np.array([le_eval.sample_popular(counts, {4}, rng) for _ in range(4000)])
+    draws = np.array([environment_eval.sample_popular(counts, {4}, rng) for _ in range(4000)])
     assert set(draws.tolist()) == {1, 2}                                   # never seen, never a zero count
     assert np.mean(draws == 2) == pytest.approx(0.75, abs=0.03)            # 3 / (1 + 3)
     with pytest.raises(ValueError, match="positive count"):
-        le_eval.sample_popular(counts, {1, 2, 4}, rng)
+        environment_eval.sample_popular(counts, {1, 2, 4}, rng)
 
 
 def test_evaluate_scores_popularity_at_chance_on_popularity_negatives(lm, lm_tokenizer):
     from recrl_core.data.sequences import EvalEvents
-    from recrl_core.llm import le_eval
+    from recrl_core.methods.lea import environment_eval
 
     env = _env(lm, lm_tokenizer)
     rng = np.random.default_rng(1)
@@ -292,11 +292,11 @@ def test_evaluate_scores_popularity_at_chance_on_popularity_negatives(lm, lm_tok
     events = EvalEvents(users=np.arange(m), items=items, lengths=np.ones(m, dtype=int), target=target,
                         behaviour=np.full(m, "click"), time=np.arange(m))
     cfg = envm.LEConfig(eval_events=m, context=3)
-    uniform = le_eval.evaluate(env, events, counts, cfg)
-    matched = le_eval.evaluate(env, events, counts, cfg, negatives="popularity")
+    uniform = environment_eval.evaluate_environment(env, events, counts, cfg)
+    matched = environment_eval.evaluate_environment(env, events, counts, cfg, negatives="popularity")
     assert uniform["pop_accuracy"] > 0.6                                   # popular positives vs uniform negatives
     assert abs(matched["pop_accuracy"] - 0.5) < 0.1                        # same distribution on both sides
     for res in (uniform, matched):
         assert all(0.0 <= res[k] <= 1.0 for k in ("rm_accuracy", "rm_auc", "state_hr@10", "state_ndcg@10"))
     with pytest.raises(ValueError, match="uniform"):
-        le_eval.evaluate(env, events, counts, cfg, negatives="hard")
+        environment_eval.evaluate_environment(env, events, counts, cfg, negatives="hard")

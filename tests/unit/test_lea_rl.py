@@ -12,7 +12,8 @@ import torch
 from recrl_core import seeding
 from recrl_core.data import negatives, replay, sequences, transitions
 from recrl_core.eval import offline
-from recrl_core.rl import double_q, fusion, lea, sa2c, sqn
+from recrl_core.methods.lea import fusion, learner
+from recrl_core.rl import double_q, sa2c, sqn
 from recrl_core.seqrec import heads
 from recrl_core.train import loops
 
@@ -71,7 +72,7 @@ def _make_data():
 
 def _attached(data, cfg):
     t, le, _, _ = data
-    return lea.attach(t, le["le_state"], le["le_reward"], le["aug_actions"], le["aug_reward"], cfg)
+    return learner.attach_le_pass(t, le["le_state"], le["le_reward"], le["aug_actions"], le["aug_reward"], cfg)
 
 
 def _batch(data, cfg, size=32, seed=1):
@@ -94,15 +95,15 @@ EXPECTED_Q = {"same": [0.5 * 1.3**2 + 0.5 * 0.05**2, 0.5 * 1.5**2 + 0.5 * 0.5**2
 def test_augmented_supervised_loss_by_hand():
     logits = torch.tensor([[0.0, 0.0, 0.0, 0.0], [0.0, math.log(2), math.log(3), math.log(4)]])
     # row 0: 2 * ln 4; row 1: -ln 0.4 - ln 0.1 = ln 25
-    torch.testing.assert_close(lea.augmented_supervised_loss(logits, AUG),
+    torch.testing.assert_close(learner.augmented_supervised_loss(logits, AUG),
                                torch.tensor([math.log(16), math.log(25)]))
-    assert lea.augmented_supervised_loss(logits, AUG[:, :0]).tolist() == [0.0, 0.0]
+    assert learner.augmented_supervised_loss(logits, AUG[:, :0]).tolist() == [0.0, 0.0]
 
 
 @pytest.mark.parametrize("how", ["same", "next"])
 def test_augmented_q_loss_by_hand(how):
     boot = (Q, Q_TGT, torch.zeros(2)) if how == "same" else (Q_NEXT, Q_TGT, DONE)
-    got = lea.augmented_q_loss(Q.clone().requires_grad_(), AUG, R_AUG, *boot, gamma=0.5)
+    got = learner.augmented_q_loss(Q.clone().requires_grad_(), AUG, R_AUG, *boot, gamma=0.5)
     torch.testing.assert_close(got, torch.tensor(EXPECTED_Q[how]))
 
 
@@ -123,9 +124,9 @@ def test_lea_extra_loss_bootstraps_from_the_configured_state(how):
     batch = {"state": torch.zeros(2, 1, dtype=torch.long), "len_state": torch.ones(2, dtype=torch.long),
              "next_state": torch.ones(2, 1, dtype=torch.long), "len_next_state": torch.ones(2, dtype=torch.long),
              "done": DONE, "aug_actions": AUG, "aug_reward": R_AUG}
-    cfg = lea.LEAConfig(aug_next_state=how, lambda_aug=0.5)
+    cfg = learner.LEAConfig(aug_next_state=how, lambda_aug=0.5)
     logits = torch.zeros(2, 4)
-    out = lea.lea_extra_loss(cfg, gamma=0.5)(main, target, batch, logits, Q.clone().requires_grad_())
+    out = learner.lea_extra_loss(cfg, gamma=0.5)(main, target, batch, logits, Q.clone().requires_grad_())
     assert out["aug_q"].item() == pytest.approx(np.mean(EXPECTED_Q[how]))
     assert out["loss"].item() == pytest.approx(0.5 * 2 * math.log(4) + np.mean(EXPECTED_Q[how]))
     assert "distill" not in out                                            # no student on this network
@@ -140,13 +141,13 @@ def test_distill_loss_is_squared_distance_of_unit_vectors():
 
 
 def test_normalise_reward_by_hand():
-    np.testing.assert_allclose(lea.normalise_reward(np.array([0.0, math.log(3)]), "sigmoid"), [0.5, 0.75])
+    np.testing.assert_allclose(learner.normalise_reward(np.array([0.0, math.log(3)]), "sigmoid"), [0.5, 0.75])
     s = 1 / (1 + math.e)                                                    # sigma(-1)
-    np.testing.assert_allclose(lea.normalise_reward(np.array([1.0, 3.0]), "zscore"), [s, 1 - s], rtol=1e-6)
-    np.testing.assert_allclose(lea.normalise_reward(np.array([2.0, 4.0]), "zscore", ref=np.array([1.0, 3.0])),
+    np.testing.assert_allclose(learner.normalise_reward(np.array([1.0, 3.0]), "zscore"), [s, 1 - s], rtol=1e-6)
+    np.testing.assert_allclose(learner.normalise_reward(np.array([2.0, 4.0]), "zscore", ref=np.array([1.0, 3.0])),
                                [0.5, 1 / (1 + math.exp(-2))], rtol=1e-6)
     with pytest.raises(ValueError, match="sigmoid, zscore"):
-        lea.normalise_reward(np.zeros(2), "minmax")
+        learner.normalise_reward(np.zeros(2), "minmax")
 
 
 def _three_rows():
@@ -160,8 +161,8 @@ def _three_rows():
                                             ("shaped", "base + eta * norm")])
 def test_attach_rewards(kind, expected):
     t, le_state, le_reward, aug, aug_reward = _three_rows()
-    cfg = lea.LEAConfig(le_reward=kind, eta=0.4, aug_k=1, reward_norm="sigmoid")
-    out = lea.attach(t, le_state, le_reward, aug, aug_reward, cfg)
+    cfg = learner.LEAConfig(le_reward=kind, eta=0.4, aug_k=1, reward_norm="sigmoid")
+    out = learner.attach_le_pass(t, le_state, le_reward, aug, aug_reward, cfg)
     want = {"logged": t.reward, "normalised": expected,
             "shaped": t.reward + 0.4 * np.array([0.5, 0.75, 0.25])}[kind]
     np.testing.assert_allclose(out.reward, want, rtol=1e-6)
@@ -183,35 +184,35 @@ def test_attach_names_the_bad_array(arg, bad, match):
     if arg == 3 and bad.ndim == 2:
         args[4] = np.zeros((3, 1), np.float32)
     with pytest.raises(ValueError, match=match):
-        lea.attach(*args, lea.LEAConfig(aug_k=2))
+        learner.attach_le_pass(*args, learner.LEAConfig(aug_k=2))
 
 
 def test_attach_refuses_the_logged_action_as_augmentation():
     t, le_state, le_reward, aug, aug_reward = _three_rows()
     aug[1, 0] = t.action[1]
     with pytest.raises(ValueError, match="logged action"):
-        lea.attach(t, le_state, le_reward, aug, aug_reward, lea.LEAConfig())
+        learner.attach_le_pass(t, le_state, le_reward, aug, aug_reward, learner.LEAConfig())
 
 
 def test_variants_are_the_ablation_rows():
-    rows = {name: lea.variant(name, lea.LEAConfig(aug_k=1)) for name in lea.VARIANTS}
+    rows = {name: learner.variant(name, learner.LEAConfig(aug_k=1)) for name in learner.VARIANTS}
     got = {name: (c.state_fusion, c.le_reward, c.aug_k) for name, c in rows.items()}
     assert got == {"base": ("none", "logged", 0), "state": ("mlp", "logged", 0),
                    "reward": ("none", "normalised", 0), "state+reward": ("mlp", "normalised", 0),
                    "lea": ("mlp", "normalised", 1)}
-    assert lea.variant("lea") == lea.LEAConfig()
+    assert learner.variant("lea") == learner.LEAConfig()
     with pytest.raises(ValueError, match="base, state, reward, state\\+reward, lea"):
-        lea.variant("full")
+        learner.variant("full")
     for field, value in [("state_fusion", "concat"), ("le_reward", "raw"), ("reward_norm", "rank"),
                          ("aug_next_state", "random"), ("branch", "lstm")]:
         with pytest.raises(ValueError, match="choose one of"):
-            lea.LEAConfig(**{field: value})
+            learner.LEAConfig(**{field: value})
 
 
 def test_take_keeps_the_le_fields(data):
-    out = _attached(data, lea.LEAConfig())
+    out = _attached(data, learner.LEAConfig())
     part = out.take(np.array([5, 0]))
-    assert type(part) is lea.LETransitions
+    assert type(part) is learner.LETransitions
     np.testing.assert_array_equal(part.le_state, out.le_state[[5, 0]])
     np.testing.assert_array_equal(part.aug_actions, out.aug_actions[[5, 0]])
     np.testing.assert_array_equal(part.aug_reward, out.aug_reward[[5, 0]])
@@ -225,11 +226,11 @@ def test_take_keeps_the_le_fields(data):
 
 
 def _pair(data, cfg, seed=0, lr_2=None):
-    return lea.build_pair(ENC, N, data[2], D, cfg, lr=0.01, lr_2=lr_2, seed=seed)
+    return learner.build_pair(ENC, N, data[2], D, cfg, lr=0.01, lr_2=lr_2, seed=seed)
 
 
 def test_fused_model_scores_histories_only(data):
-    net = _pair(data, lea.LEAConfig()).networks[0]
+    net = _pair(data, learner.LEAConfig()).networks[0]
     net.eval()
     with torch.no_grad():                                                     # as after training: the LE input counts
         net.encoder.fuse[2].weight.normal_(0, 0.5)
@@ -246,11 +247,11 @@ def test_fused_model_scores_histories_only(data):
 
 @pytest.mark.parametrize("weight", [0.0, 1.0])
 def test_student_learns_only_from_distillation(data, weight):
-    cfg = lea.LEAConfig(distill_weight=weight)
+    cfg = learner.LEAConfig(distill_weight=weight)
     pair = _pair(data, cfg)
     before = copy.deepcopy([net.state_dict() for net in pair.networks])
     parts, main_i = loops.rl_step(pair, _batch(data, cfg), "sqn", SQN, 0, np.random.default_rng(2),
-                                  extra_loss=lea.lea_extra_loss(cfg, SQN.gamma))
+                                  extra_loss=learner.lea_extra_loss(cfg, SQN.gamma))
     after = pair.networks[main_i].state_dict()
     branch = [k for k in after if k.startswith("encoder.branch.")]
     student_moved = [not torch.equal(after[k], before[main_i][k]) for k in branch]
@@ -259,7 +260,7 @@ def test_student_learns_only_from_distillation(data, weight):
     assert all(no_grad) is (weight == 0)                                      # weight 0: not even a zero grad
     assert not torch.equal(after["encoder.fuse.2.weight"], before[main_i]["encoder.fuse.2.weight"])
     total = parts["supervised"] + parts["q"] + cfg.lambda_aug * parts["aug_supervised"] + parts["aug_q"]
-    assert parts["loss"] == pytest.approx(total + weight * parts["distill"], rel=1e-5)     # L_LEA (§2.3)
+    assert parts["loss"] == pytest.approx(total + weight * parts["distill"], rel=1e-5)     # L_LEA (spec-lea-equations)
 
 
 # ---- the loop: unchanged without extra_loss, and fit_lea
@@ -268,9 +269,9 @@ def test_student_learns_only_from_distillation(data, weight):
 @pytest.mark.parametrize("method", ["sqn", "sa2c"])
 def test_rl_step_without_extra_loss_is_the_plain_method(data, method):
     cfg = SQN if method == "sqn" else SA2C
-    pair = _pair(data, lea.variant("base"), lr_2=None if method == "sqn" else SA2C.lr_2)
+    pair = _pair(data, learner.variant("base"), lr_2=None if method == "sqn" else SA2C.lr_2)
     twin = copy.deepcopy(pair)
-    batch = _batch(data, lea.variant("base"))
+    batch = _batch(data, learner.variant("base"))
     parts, main_i = loops.rl_step(pair, batch, method, cfg, 10, np.random.default_rng(4))
     rng = np.random.default_rng(4)                                             # the pre-LEA path, by hand
     m, t = twin.roles(rng)
@@ -297,8 +298,8 @@ def test_rl_step_without_extra_loss_is_the_plain_method(data, method):
 
 def test_base_variant_reproduces_chapter_4_fit_rl(data):
     t, le, vectors, val = data
-    fit, _ = lea.fit_lea("sqn", ENC, _attached(data, lea.variant("base")), vectors, val, SQN,
-                         lea.variant("base"), EVAL, seed=1)
+    fit, _ = learner.fit_lea("sqn", ENC, _attached(data, learner.variant("base")), vectors, val, SQN,
+                         learner.variant("base"), EVAL, seed=1)
 
     def make_net(seed):                                                        # Ch. 4's make_net
         seeding.seed_everything(seed)
@@ -311,8 +312,8 @@ def test_base_variant_reproduces_chapter_4_fit_rl(data):
 
 @pytest.mark.parametrize("method, cfg", [("sqn", SQN), ("sa2c", SA2C)])
 def test_fit_lea_runs(data, method, cfg):
-    lea_cfg = lea.LEAConfig(state_fusion="mlp", aug_k=2)
-    fit, pair = lea.fit_lea(method, ENC, _attached(data, lea_cfg), data[2], data[3], cfg, lea_cfg, EVAL,
+    lea_cfg = learner.LEAConfig(state_fusion="mlp", aug_k=2)
+    fit, pair = learner.fit_lea(method, ENC, _attached(data, lea_cfg), data[2], data[3], cfg, lea_cfg, EVAL,
                             seed=0, item_prob=np.full(N, 1.0 / N))
     steps = fit.history.dropna(subset=["loss"])
     assert len(steps) == loops.total_steps(E, cfg.batch_size, cfg.epochs) and fit.best_step >= 1
@@ -334,8 +335,8 @@ def test_augmented_supervised_loss_moves_probability_to_the_augmented_items(data
     cfg = dataclasses.replace(SQN, epochs=20, eval_every=1000)                # 120 updates
     mass = {}
     for lam in (0.0, 1.0):
-        lea_cfg = lea.LEAConfig(state_fusion="none", lambda_aug=lam)
-        _, pair = lea.fit_lea("sqn", ENC, _attached(data, lea_cfg), data[2], data[3], cfg, lea_cfg, EVAL, seed=0)
+        lea_cfg = learner.LEAConfig(state_fusion="none", lambda_aug=lam)
+        _, pair = learner.fit_lea("sqn", ENC, _attached(data, lea_cfg), data[2], data[3], cfg, lea_cfg, EVAL, seed=0)
         mass[lam] = _aug_probability(pair, data)
     assert mass[1.0] > 1.5 * mass[0.0], mass
 
@@ -343,8 +344,8 @@ def test_augmented_supervised_loss_moves_probability_to_the_augmented_items(data
 def test_residual_fusion_starts_as_the_backbone(data):
     """mlp fusion: the zero-initialised last layer makes the fused state equal h_G until it learns."""
     t, _, vectors, _ = data
-    fused = lea.build_pair(ENC, N, vectors, D, lea.LEAConfig(state_fusion="mlp"), 0.01, None, seed=3).networks[0]
-    plain = lea.build_pair(ENC, N, vectors, D, lea.variant("base"), 0.01, None, seed=3).networks[0]
+    fused = learner.build_pair(ENC, N, vectors, D, learner.LEAConfig(state_fusion="mlp"), 0.01, None, seed=3).networks[0]
+    plain = learner.build_pair(ENC, N, vectors, D, learner.variant("base"), 0.01, None, seed=3).networks[0]
     items, lengths = torch.as_tensor(t.state[:16]), torch.as_tensor(t.len_state[:16])
     with torch.no_grad():
         torch.testing.assert_close(fused.encoder(items, lengths), fused.encoder.backbone(items, lengths))

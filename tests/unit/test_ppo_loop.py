@@ -8,7 +8,7 @@ import torch
 from recrl_core.config import Mode
 from recrl_core.llm import lora, prompts
 from recrl_core.rl import ppo
-from recrl_core.train import ppo as ppo_loop
+from recrl_core.train import ppo_loop
 
 CFG = dataclasses.replace(ppo.PPOConfig.for_mode(Mode.SMOKE), max_new_tokens=6, lr=3e-3,
                           rollout_batch=8, minibatch_size=4)
@@ -25,7 +25,7 @@ def _prompts(tok):
 
 def test_logged_statistics_have_stable_names(tiny_lm, lm_tokenizer):
     policy = ppo_loop.make_policy(tiny_lm, lora.LoRAConfig(r=4))
-    history = ppo_loop.fit_ppo(policy, lm_tokenizer, _prompts(lm_tokenizer), _reward, CFG, updates=1,
+    history = ppo_loop.fit_ppo(policy, lm_tokenizer, _prompts(lm_tokenizer), _reward, dataclasses.replace(CFG, updates=1),
                                progress=False)
     for name in ["objective/kl", "objective/kl_k3", "objective/score", "objective/non_score_reward",
                  "losses/policy", "losses/value", "ppo/clipfrac", "ppo/approx_kl", "ppo/grad_norm",
@@ -67,7 +67,7 @@ def test_resume_is_exact(tmp_path, lm_tokenizer):
     def run(updates, ckpt):
         lm = models.tiny_causal_lm(vocab_size=len(lm_tokenizer), tokenizer=lm_tokenizer)
         policy = ppo_loop.make_policy(lm, lora.LoRAConfig(r=4))
-        return ppo_loop.fit_ppo(policy, lm_tokenizer, _prompts(lm_tokenizer), _reward, CFG, updates,
+        return ppo_loop.fit_ppo(policy, lm_tokenizer, _prompts(lm_tokenizer), _reward, dataclasses.replace(CFG, updates=updates),
                                 checkpoint_dir=ckpt, progress=False), policy
 
     straight, p1 = run(3, None)

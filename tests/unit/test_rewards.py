@@ -8,8 +8,10 @@ import pytest
 import torch
 
 from recrl_core.config import Mode
-from recrl_core.llm import generation, logprobs, lora, prompts, rewards
-from recrl_core.llm.rewards import CompositeReward, ExplanationContext, RewardConfig
+from recrl_core.data import genre_words
+from recrl_core.llm import generation, logprobs, lora, prompts
+from recrl_core.methods.shielded import explanation_reward
+from recrl_core.methods.shielded.explanation_reward import CompositeReward, ExplanationContext, RewardConfig
 
 FANTASY = ExplanationContext("Willow (1988)", ("Fantasy",), "Willow (1988). Genres: Fantasy. Tags: magic, sorcery",
                              "Labyrinth (1986) [Fantasy], The NeverEnding Story (1984) [Fantasy]")
@@ -50,42 +52,42 @@ def test_config_is_frozen_the_same_in_every_mode_and_ablates_by_name():
 
 
 def test_length_term_saturates_inside_the_range_and_decays_after():
-    got = rewards.length_term([words(n) for n in (0, 5, 10, 20, 30, 40, 60, 80, 100)], (20, 40))
+    got = explanation_reward.length_term([words(n) for n in (0, 5, 10, 20, 30, 40, 60, 80, 100)], (20, 40))
     np.testing.assert_allclose(got, [0.0, 0.25, 0.5, 1.0, 1.0, 1.0, 0.5, 0.0, 0.0])
-    assert rewards.word_count("  two\twords \n") == 2
+    assert explanation_reward.word_count("  two\twords \n") == 2
 
 
 def test_relevance_term_clips_negative_cosines_and_averages():
     e = np.array([[1.0, 0.0], [0.6, 0.8]])
     item = np.array([[1.0, 0.0], [-1.0, 0.0]])
     profile = np.array([[0.0, 1.0], [0.0, 1.0]])
-    np.testing.assert_allclose(rewards.relevance_term(e, item, profile), [0.5, 0.4])
+    np.testing.assert_allclose(explanation_reward.relevance_term(e, item, profile), [0.5, 0.4])
 
 
 def test_sentences_and_consistency_penalise_fragments_and_repetition():
-    assert rewards.sentences("You will love it! Great. Why? ") == ["You will love it", "Great", "Why"]
+    assert explanation_reward.sentences("You will love it! Great. Why? ") == ["You will love it", "Great", "Why"]
     texts = ["You will love the magic. The dragons are great fun.",
              "You will love the magic. You will love the magic.",
              "You will love the magic. Great.",
              "", "..."]
-    np.testing.assert_allclose(rewards.consistency_term(texts, 3), [1.0, 0.5, 0.5, 0.0, 0.0])
+    np.testing.assert_allclose(explanation_reward.consistency_term(texts, 3), [1.0, 0.5, 0.5, 0.0, 0.0])
 
 
 def test_fluency_term_maps_linearly_and_clips():
-    got = rewards.fluency_term(np.array([-9.0, -5.0, -3.25, -1.5, -0.1]), (-5.0, -1.5))
+    got = explanation_reward.fluency_term(np.array([-9.0, -5.0, -3.25, -1.5, -0.1]), (-5.0, -1.5))
     np.testing.assert_allclose(got, [0.0, 0.0, 0.5, 1.0, 1.0])
 
 
 def test_false_genres_and_factuality_penalty():
-    assert rewards.false_genres("a romantic comedy", ("Fantasy",)) == {"Romance", "Comedy"}
-    assert rewards.false_genres("a fantasy epic", ("Fantasy",)) == set()
-    got = rewards.factuality_penalty(["a romantic comedy", "a funny fantasy", "a fantasy", "war horror noir"],
+    assert genre_words.false_genres("a romantic comedy", ("Fantasy",)) == {"Romance", "Comedy"}
+    assert genre_words.false_genres("a fantasy epic", ("Fantasy",)) == set()
+    got = explanation_reward.factuality_penalty(["a romantic comedy", "a funny fantasy", "a fantasy", "war horror noir"],
                                      [("Fantasy",)] * 4, 2)
     np.testing.assert_allclose(got, [1.0, 0.5, 0.0, 1.0])
 
 
 def _manual_mean_logprob(lm, tok, text):
-    prompt = tok(prompts.chat(tok, rewards.FLUENCY_PROMPT), add_special_tokens=False)["input_ids"]
+    prompt = tok(prompts.chat(tok, explanation_reward.FLUENCY_PROMPT), add_special_tokens=False)["input_ids"]
     response = tok(text, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
     ids = torch.tensor([prompt + response])
     with torch.no_grad():
@@ -97,7 +99,7 @@ def _manual_mean_logprob(lm, tok, text):
 
 def test_mean_token_logprob_equals_a_manual_forward(tiny_lm, lm_tokenizer):
     texts = ["A magical fantasy adventure.", "You will enjoy this charming story about a brave ogre and friends.", ""]
-    got = rewards.mean_token_logprob(tiny_lm, lm_tokenizer, texts, batch_size=2)   # padding in a batch
+    got = explanation_reward.mean_token_logprob(tiny_lm, lm_tokenizer, texts, batch_size=2)   # padding in a batch
     want = [_manual_mean_logprob(tiny_lm, lm_tokenizer, t) for t in texts]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     assert got.shape == (3,) and np.all(got < 0)
@@ -105,17 +107,17 @@ def test_mean_token_logprob_equals_a_manual_forward(tiny_lm, lm_tokenizer):
 
 def test_mean_token_logprob_scores_with_the_adapter_off(tiny_lm, lm_tokenizer):
     texts = ["A magical fantasy adventure.", "Great fun for the whole family."]
-    base = rewards.mean_token_logprob(tiny_lm, lm_tokenizer, texts)
+    base = explanation_reward.mean_token_logprob(tiny_lm, lm_tokenizer, texts)
     model = lora.add_lora(tiny_lm, lora.LoRAConfig(r=4))
     torch.manual_seed(1)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "lora_B" in name:
                 p.normal_()
-        batch = generation.teacher_forced(lm_tokenizer, [rewards.fluency_prompt(lm_tokenizer)] * 2, texts)
+        batch = generation.teacher_forced(lm_tokenizer, [explanation_reward.fluency_prompt(lm_tokenizer)] * 2, texts)
         moved = logprobs.token_logprobs(model, batch, 1.0).sum(1) / batch.response_mask.sum(1)
     assert not np.allclose(moved.numpy(), base, atol=1e-3)              # the adapter really changes the LM
-    np.testing.assert_allclose(rewards.mean_token_logprob(model, lm_tokenizer, texts), base, rtol=1e-6)
+    np.testing.assert_allclose(explanation_reward.mean_token_logprob(model, lm_tokenizer, texts), base, rtol=1e-6)
 
 
 def test_composite_is_the_weighted_sum_by_hand():
@@ -142,7 +144,7 @@ def test_coherence_with_an_lm_is_the_mean_of_fluency_and_consistency(tiny_lm, lm
     texts = ["You will love the magic. The dragons are great fun.", "Ogre"]
     cfg = RewardConfig()
     df = CompositeReward(cfg, CONTEXTS, tiny_lm, lm_tokenizer, embed=fake_embed).terms(texts, ["p-fantasy"] * 2)
-    fluency = rewards.fluency_term(rewards.mean_token_logprob(tiny_lm, lm_tokenizer, texts), cfg.fluency_range)
+    fluency = explanation_reward.fluency_term(explanation_reward.mean_token_logprob(tiny_lm, lm_tokenizer, texts), cfg.fluency_range)
     np.testing.assert_allclose(df["fluency"], fluency, rtol=1e-6)
     np.testing.assert_allclose(df["coherence"], (fluency + df["consistency"]) / 2, rtol=1e-6)
     assert list(df.columns) == ["length", "relevance", "fluency", "consistency", "coherence",

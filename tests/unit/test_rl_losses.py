@@ -1,4 +1,4 @@
-"""SQN, SAC, SNQN and SA2C losses on 3-item examples computed by hand (methods.md §1.2–§1.6)."""
+"""SQN, SAC, SNQN and SA2C losses on 3-item examples computed by hand (spec-base)."""
 
 import math
 

@@ -1,11 +1,10 @@
 """Gradient shields on a tiny random ranker: hard freeze, exact projection, drift metrics."""
 
-import numpy as np
 import pytest
 import torch
 
+from recrl_core.methods.shielded import shields
 from recrl_core.seqrec import heads, sasrec
-from recrl_core.train import shield
 
 N, H = 12, 8
 
@@ -23,7 +22,7 @@ def _histories(users=5, seed=0):
 
 def _explainer_loss(ranker, items, lengths, targets, detach):
     """A stand-in explainer reading [h_u ; w_i] (as the soft prompt does) and a loss on it."""
-    from recrl_core.llm.explainer import ranker_context
+    from recrl_core.methods.shielded.explanation_task import ranker_context
 
     ctx = ranker_context(ranker, items, lengths, targets)
     ctx = ctx.detach() if detach else ctx
@@ -34,28 +33,28 @@ def _explainer_loss(ranker, items, lengths, targets, detach):
 
 def test_hard_shield_no_gradient_and_bitwise_identical_weights():
     ranker = _ranker()
-    before = shield.fingerprint(ranker)
-    shield.freeze(ranker)
-    probe = shield.GradientProbe(ranker)
+    before = shields.fingerprint(ranker)
+    shields.hard_shield(ranker)
+    probe = shields.GradientProbe(ranker)
     items, lengths = _histories()
     loss = _explainer_loss(ranker, items, lengths, torch.arange(5), detach=False)   # the freeze alone must block
     loss.backward()
     assert not any(p.requires_grad for p in ranker.parameters())
     assert probe.events == 0
     assert all(p.grad is None for p in ranker.parameters())
-    assert shield.fingerprint(ranker) == before
+    assert shields.fingerprint(ranker) == before
 
 
 def test_probe_sees_gradients_without_a_shield():
     """The hooks are live: with raw gradients they fire and the weights change."""
     ranker = _ranker()
-    before = shield.fingerprint(ranker)
-    probe = shield.GradientProbe(ranker)
+    before = shields.fingerprint(ranker)
+    probe = shields.GradientProbe(ranker)
     items, lengths = _histories()
     _explainer_loss(ranker, items, lengths, torch.arange(5), detach=False).backward()
     assert probe.events > 0
     torch.optim.SGD(ranker.parameters(), lr=0.1).step()
-    assert shield.fingerprint(ranker) != before
+    assert shields.fingerprint(ranker) != before
 
 
 def test_projection_shield_keeps_protected_scores_first_order_and_exactly():
@@ -70,9 +69,9 @@ def test_projection_shield_keeps_protected_scores_first_order_and_exactly():
     protected = states[:3]
     free = torch.randn(3, H, generator=torch.Generator().manual_seed(1))  # states outside the span
     W = ranker.supervised.linear.weight
-    basis = shield.state_basis(protected)
+    basis = shields.state_basis(protected)
     assert basis.shape == (H, 3)
-    guard = shield.ProjectionShield(W, basis)
+    guard = shields.ProjectionShield(W, basis)
     _explainer_loss(ranker, items, lengths, torch.arange(6), detach=False).backward()
     g = W.grad.clone()
     torch.testing.assert_close(g @ protected.T, torch.zeros(N, 3), atol=1e-6, rtol=0)   # first order: J g = 0
@@ -89,28 +88,18 @@ def test_full_rank_states_leave_no_room():
     g = torch.Generator().manual_seed(0)
     states = torch.randn(20, H, generator=g)
     grad = torch.randn(N, H, generator=g)
-    assert shield.state_basis(states).shape == (H, H)
-    assert shield.project_out(grad, shield.state_basis(states)).abs().max() < 1e-5
-    partial = shield.state_basis(states, energy=0.8)
+    assert shields.state_basis(states).shape == (H, H)
+    assert shields.project_out(grad, shields.state_basis(states)).abs().max() < 1e-5
+    partial = shields.state_basis(states, energy=0.8)
     assert 0 < partial.shape[1] < H
 
 
 def test_ranking_drift_by_hand():
     before = torch.tensor([[4.0, 3.0, 2.0, 1.0], [1.0, 2.0, 3.0, 4.0]])
-    same = shield.ranking_drift(before, before.clone(), k=2)
+    same = shields.ranking_drift(before, before.clone(), k=2)
     assert same == {"overlap@2": 1.0, "same_list@2": 1.0, "kendall_tau": 1.0, "max_abs_change": 0.0}
     after = torch.tensor([[3.0, 4.0, 2.0, 1.0], [1.0, 2.0, 3.0, 4.0]])    # user 0: top-2 swapped
-    moved = shield.ranking_drift(before, after, k=2)
+    moved = shields.ranking_drift(before, after, k=2)
     assert moved["overlap@2"] == 1.0 and moved["same_list@2"] == 0.5
     assert moved["kendall_tau"] == pytest.approx((2 / 3 + 1) / 2)
     assert moved["max_abs_change"] == 1.0
-
-
-def test_tensor_digest_is_exact_bytes_for_any_dtype():
-    a = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
-    assert shield.tensor_digest({"w": a}) == shield.tensor_digest({"w": a.clone()})
-    assert shield.tensor_digest({"w": a}) != shield.tensor_digest({"w": a + 1e-6})      # one ulp-sized change
-    assert shield.tensor_digest({"w": a}) != shield.tensor_digest({"v": a})             # names count
-    half = a.to(torch.bfloat16)                                                          # numpy has no bf16
-    assert shield.tensor_digest({"w": half}) != shield.tensor_digest({"w": a})
-    assert shield.tensor_digest({"w": half}) == shield.tensor_digest({"w": half.clone()})

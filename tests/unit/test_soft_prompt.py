@@ -2,7 +2,6 @@
 
 import dataclasses
 
-import numpy as np
 import pytest
 import torch
 
@@ -10,7 +9,7 @@ from recrl_core.config import Mode
 from recrl_core.llm import generation, lora, prompts, soft_prompt
 from recrl_core.llm.logprobs import token_logprobs
 from recrl_core.rl import ppo
-from recrl_core.train import ppo as ppo_loop
+from recrl_core.train import ppo_loop
 
 C = 6
 
@@ -33,7 +32,7 @@ def test_placeholder_is_one_rare_token(lm_tokenizer):
 
 def test_untrained_soft_prompt_is_the_base_model(tiny_lm, lm_tokenizer):
     """Zero-initialised output layer: the policy with context equals the LM reading placeholders."""
-    soft = soft_prompt.attach(tiny_lm, lm_tokenizer, C, num_tokens=3)
+    soft = soft_prompt.add_soft_prompt(tiny_lm, lm_tokenizer, C, num_tokens=3)
     ctx = torch.randn(3, C)
     batch = generation.generate(tiny_lm, lm_tokenizer, _prompts(lm_tokenizer, soft.marker()),
                                 dict(generation.GENERATION_DEFAULTS, max_new_tokens=5), seed=1, context=ctx)
@@ -45,7 +44,7 @@ def test_untrained_soft_prompt_is_the_base_model(tiny_lm, lm_tokenizer):
 
 def test_each_row_gets_its_own_context_and_reference_mode_turns_it_off(tiny_lm, lm_tokenizer):
     lm = lora.add_lora(tiny_lm, lora.LoRAConfig(r=4))
-    soft = soft_prompt.attach(lm, lm_tokenizer, C, num_tokens=2)
+    soft = soft_prompt.add_soft_prompt(lm, lm_tokenizer, C, num_tokens=2)
     _randomise(soft)
     ctx = torch.randn(3, C)
     batch = generation.generate(lm, lm_tokenizer, _prompts(lm_tokenizer, soft.marker()),
@@ -66,7 +65,7 @@ def test_each_row_gets_its_own_context_and_reference_mode_turns_it_off(tiny_lm, 
 
 
 def test_wrong_placeholder_count_is_a_clear_error(tiny_lm, lm_tokenizer):
-    soft = soft_prompt.attach(tiny_lm, lm_tokenizer, C, num_tokens=2)
+    soft = soft_prompt.add_soft_prompt(tiny_lm, lm_tokenizer, C, num_tokens=2)
     _randomise(soft)
     enc = lm_tokenizer([_prompts(lm_tokenizer, soft.text)[0]], return_tensors="pt")   # one placeholder only
     with soft.bound(torch.randn(1, C)), pytest.raises(ValueError, match="exactly 2 placeholder"):
@@ -74,7 +73,7 @@ def test_wrong_placeholder_count_is_a_clear_error(tiny_lm, lm_tokenizer):
 
 
 def test_gradient_reaches_the_adapter_and_the_context(tiny_lm, lm_tokenizer):
-    soft = soft_prompt.attach(tiny_lm, lm_tokenizer, C, num_tokens=2)
+    soft = soft_prompt.add_soft_prompt(tiny_lm, lm_tokenizer, C, num_tokens=2)
     _randomise(soft)
     ctx = torch.randn(3, C, requires_grad=True)
     batch = generation.generate(tiny_lm, lm_tokenizer, _prompts(lm_tokenizer, soft.marker()),
@@ -85,12 +84,12 @@ def test_gradient_reaches_the_adapter_and_the_context(tiny_lm, lm_tokenizer):
 
 def test_ppo_with_soft_prompt_trains_it_and_starts_at_zero_kl(tiny_lm, lm_tokenizer):
     policy = ppo_loop.make_policy(tiny_lm, lora.LoRAConfig(r=4))
-    soft = soft_prompt.attach(policy.lm, lm_tokenizer, C, num_tokens=2)
+    soft = soft_prompt.add_soft_prompt(policy.lm, lm_tokenizer, C, num_tokens=2)
     cfg = dataclasses.replace(ppo.PPOConfig.for_mode(Mode.SMOKE), max_new_tokens=5, lr=1e-2, rollout_batch=4)
     before = soft.outer.weight.detach().clone()
     pr = _prompts(lm_tokenizer, soft.marker())
     seen = []
-    history = ppo_loop.fit_ppo(policy, lm_tokenizer, pr, lambda t, p: [len(x) / 20 for x in t], cfg, updates=2,
+    history = ppo_loop.fit_ppo(policy, lm_tokenizer, pr, lambda t, p: [len(x) / 20 for x in t], dataclasses.replace(cfg, updates=2),
                                progress=False, contexts=torch.randn(len(pr), C),
                                callback=lambda step, roll: seen.append(roll.batch.context.shape) or {"extra": 1.0})
     assert history[0]["objective/kl"] == 0.0 and history[0]["extra"] == 1.0

@@ -1,4 +1,4 @@
-"""TD and double-Q targets against hand arithmetic (methods.md §1.2)."""
+"""TD and double-Q targets against hand arithmetic (spec-sqn)."""
 
 import torch
 

@@ -3,7 +3,7 @@
 An LE sequence is ``[instruction] x_1 … x_c`` (item tokens, :mod:`item_tokens`).
 With ``h_j`` the last-layer hidden state at position ``j`` (the LM is frozen; LoRA
 adapters θ, a state projection P_s, an action projection P_a and a score head φ
-learn), for the item at chunk position ``p`` (methods.md §2.3 (2)–(4)):
+learn), for the item at chunk position ``p`` (spec-lea-equations (2)–(4)):
 
 .. math::
     s^{\\text{LE}}_p = P_s\\, h_{\\text{before } p}, \\qquad u(a) = P_a E_I[a], \\qquad
@@ -41,29 +41,29 @@ from torch import nn
 
 from recrl_core.config import Mode
 from recrl_core.llm import trunk
-from recrl_core.llm.item_tokens import ItemTokens
 from recrl_core.llm.logprobs import attention_without_cudnn
 from recrl_core.llm.token_tree import tree_batch
+from recrl_core.methods.lea.item_tokens import ItemTokens
 
 INSTRUCTION = "Items a user chose, oldest first:"      # the LE prompt's fixed prefix (Proposed)
 
 
 @dataclass(frozen=True)
 class LEConfig:
-    # (Proposed) unless marked; methods.md §2.3-§2.4
+    # (Proposed) unless marked; spec-lea-equations, spec-lea-defaults
     fraction: float = 0.3         # share of training users whose sequences train the LE. The paper's "small
                                   # subset" (Proposed 10-20 %) is of logs with thousands of sequences; the
                                   # book's slices have 300-600 users (sec-llm-environment measures 5-50 %)
     context: int = 20             # items per LE chunk: the most history a state or reward sees
     epochs: int = 8               # passes over the LE subset (Proposed 2-3 on a large log; more on a small one)
     batch_size: int = 8           # chunks per step
-    lr: float = 1e-3              # adapters (Proposed 1e-4, methods.md §2.4; the short CPU budget needs 1e-3)
+    lr: float = 1e-3              # adapters (Proposed 1e-4, spec-lea-defaults; the short CPU budget needs 1e-3)
     head_lr: float = 1e-2         # P_s, P_a, phi
-    lora_r: int = 8               # LoRA rank (methods.md §2.4)
+    lora_r: int = 8               # LoRA rank (spec-lea-defaults)
     lora_alpha: int = 16
     adapt_layers: int | None = None   # adapters on the top k layers only (frozen trunk cached); None = all
     state_dim: int = 64           # width of s^LE and u(a), = the backbones' hidden size
-    state_loss: str = "pairwise"  # pairwise (BPR) | infonce (methods.md §9)
+    state_loss: str = "pairwise"  # pairwise (BPR) | infonce (spec-uncertain)
     state_negatives: int = 8      # a^- per position for L_SM, drawn afresh at every step
     rm_negatives: int = 2         # a^- per position for L_RM, drawn once (Proposed 1; each costs 1 token)
     lambda_rm: float = 1.0        # weight of L_RM

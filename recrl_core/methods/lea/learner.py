@@ -1,8 +1,8 @@
 """LEA on the RL side: LE states, rewards and augmented actions inside the SQN family.
 
-The offline LE pass (``recrl_core.llm.le_pass``) gives, per training transition,
+The offline LE pass (``recrl_core.methods.lea.offline_pass``) gives, per training transition,
 :math:`s_t^{\\text{LE}}`, :math:`r^{\\text{LE}}(p_t, a_t)` and K augmented items with
-their rewards (methods.md §2.3, §2.5 stage 3). :func:`attach` puts them on the replay
+their rewards (spec-lea-equations, spec-lea-pipeline stage 3). :func:`attach_le_pass` puts them on the replay
 rows; ``fusion.FusedEncoder`` fuses a *distilled student* of the LE state into the
 backbone (serving reads item histories only, no LLM); and, for any of ``loops.METHODS``,
 
@@ -14,7 +14,7 @@ backbone (serving reads item histories only, no LLM); and, for any of ``loops.ME
 
 through ``loops.fit_rl(..., extra_loss=lea_extra_loss(cfg, gamma))``; in SA2C's phase 2
 the augmented terms are *not* weighted by the advantage or by w_q. All of it is *(Proposed)*:
-the paper's equations are not available (methods.md §2.3).
+the paper's equations are not available (spec-lea-equations).
 
 Taught in: sec-lea-grid
 """
@@ -33,16 +33,16 @@ from recrl_core.data.replay import ReplayBuffer
 from recrl_core.data.sequences import EvalEvents
 from recrl_core.data.transitions import Transitions
 from recrl_core.eval import offline
+from recrl_core.methods.lea.fusion import FUSIONS, FusedEncoder, distill_loss
 from recrl_core.rl import targets
-from recrl_core.rl.double_q import DoubleQPair
-from recrl_core.rl.fusion import FUSIONS, FusedEncoder, distill_loss
+from recrl_core.rl.double_q import DoubleQPair, make_pair
 from recrl_core.rl.sqn import supervised_loss
 from recrl_core.seqrec import heads
 from recrl_core.train import loops
 
 CHOICES = {"state_fusion": FUSIONS, "le_reward": ("normalised", "shaped", "logged"),
            "reward_norm": ("sigmoid", "zscore"), "aug_next_state": ("same", "next"), "branch": ("gru",)}
-VARIANTS = ("base", "state", "reward", "state+reward", "lea")   # the ablation rows (methods.md §2.4)
+VARIANTS = ("base", "state", "reward", "state+reward", "lea")   # the ablation rows (spec-lea-defaults)
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -53,17 +53,17 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 
 @dataclass(frozen=True)
 class LEAConfig:
-    # all fields: (Proposed) unless marked; methods.md §2.3 (L_LEA table), §2.4 (values), §9 (choices)
+    # all fields: (Proposed) unless marked; spec-lea-equations (L_LEA table), spec-lea-defaults (values), spec-uncertain (choices)
     state_fusion: str = "mlp"        # mlp: h_G + MLP([h_G; sg(s_hat)]), zero-init last layer | le_only | none
-    le_reward: str = "normalised"    # the learner's r_t: normalised | shaped | logged (§2.3, §9)
-    reward_norm: str = "zscore"      # zscore (train-set mean/std, then logistic) | sigmoid (§2.3). A Bradley-
+    le_reward: str = "normalised"    # the learner's r_t: normalised | shaped | logged (spec-lea-equations, spec-uncertain)
+    reward_norm: str = "zscore"      # zscore (train-set mean/std, then logistic) | sigmoid (spec-lea-equations). A Bradley-
                                      # Terry reward is defined up to a constant: sigmoid(raw) depends on it
-    eta: float = 0.5                 # shaped: r = r_base + eta * norm(r^LE) (§2.3, §2.4)
-    aug_k: int = 2                   # augmented actions used per transition, <= Kmax; 0 = none (§2.4)
-    lambda_aug: float = 0.5          # weight of sum_k L_s(a_k) (§2.3, §2.4)
-    aug_next_state: str = "same"     # same (s_t, d=0, as SNQN negatives) | next (s_{t+1}, d_t) (Uncertain; §9)
-    distill_weight: float = 1.0      # weight of the student's distillation loss (§2.5 "Serving")
-    branch: str = "gru"              # student branch: a GRU over the LE item vectors (§2.5 "Serving")
+    eta: float = 0.5                 # shaped: r = r_base + eta * norm(r^LE) (spec-lea-equations, spec-lea-defaults)
+    aug_k: int = 2                   # augmented actions used per transition, <= Kmax; 0 = none (spec-lea-defaults)
+    lambda_aug: float = 0.5          # weight of sum_k L_s(a_k) (spec-lea-equations, spec-lea-defaults)
+    aug_next_state: str = "same"     # same (s_t, d=0, as SNQN negatives) | next (s_{t+1}, d_t) (Uncertain; spec-uncertain)
+    distill_weight: float = 1.0      # weight of the student's distillation loss (spec-lea-pipeline "Serving")
+    branch: str = "gru"              # student branch: a GRU over the LE item vectors (spec-lea-pipeline "Serving")
 
     SIZE_FIELDS: ClassVar[tuple[str, ...]] = ()
 
@@ -80,7 +80,7 @@ class LEAConfig:
 
 
 def variant(name: str, base_cfg: LEAConfig = LEAConfig()) -> LEAConfig:
-    """The config of one ablation row of ``VARIANTS`` (methods.md §2.4 "Ablation grid").
+    """The config of one ablation row of ``VARIANTS`` (spec-lea-defaults "Ablation grid").
 
     base: no fusion, logged reward, no augmentation; state: + fusion; reward: + LE reward;
     state+reward: both; lea: both + ``base_cfg.aug_k`` augmented actions. "On" means
@@ -101,7 +101,7 @@ class LETransitions(Transitions):
 
     Extra shapes: ``le_state`` (E, D) float32; ``aug_actions`` (E, K) int64, best first;
     ``aug_reward`` (E, K) float32 and ``le_reward`` (E,) float32, both normalised. ``take``
-    (hence ``ReplayBuffer.sample``) and ``to_torch`` carry them. Built by :func:`attach`.
+    (hence ``ReplayBuffer.sample``) and ``to_torch`` carry them. Built by :func:`attach_le_pass`.
     """
 
     le_state: np.ndarray
@@ -119,7 +119,7 @@ def normalise_reward(raw: np.ndarray, how: str, ref: np.ndarray | None = None) -
     Args: raw: any shape, raw r^LE. how: "sigmoid" | "zscore". ref: zscore only, the rewards
         giving mu and sigma_r (the training set's le_reward column); None: ``raw`` itself.
     Returns: float32, the shape of ``raw``.
-    Reference: methods.md §2.3 "Reward" (Proposed).
+    Reference: spec-lea-equations "Reward" (Proposed).
     Taught in: sec-lea-grid
     """
     _check_choice("reward_norm", how, CHOICES["reward_norm"])
@@ -134,11 +134,11 @@ def _checked(name: str, value, dtype, shape: str, sizes: tuple[int | None, ...])
     """``value`` as ``dtype``; a ValueError naming the array unless its shape fits ``sizes``."""
     arr = np.asarray(value, dtype=dtype)
     if arr.ndim != len(sizes) or any(n is not None and a != n for a, n in zip(arr.shape, sizes)):
-        raise ValueError(f"attach: {name} must have shape {shape} = {sizes} (None: any), got {arr.shape}")
+        raise ValueError(f"attach_le_pass: {name} must have shape {shape} = {sizes} (None: any), got {arr.shape}")
     return arr
 
 
-def attach(transitions: Transitions, le_state, le_reward, aug_actions, aug_reward,
+def attach_le_pass(transitions: Transitions, le_state, le_reward, aug_actions, aug_reward,
            cfg: LEAConfig) -> LETransitions:
     """Replay rows with the LE pass's outputs and the learner's reward chosen by ``cfg.le_reward``.
 
@@ -149,7 +149,7 @@ def attach(transitions: Transitions, le_state, le_reward, aug_actions, aug_rewar
     Args: transitions: E rows. le_state: (E, D); le_reward: (E,) raw; aug_actions: (E, Kmax)
         ints, Kmax >= cfg.aug_k; aug_reward: (E, Kmax) raw.
     Returns: LETransitions; ``aug_actions``/``aug_reward`` (E, cfg.aug_k).
-    Reference: methods.md §2.3 "Reward", "Augmented actions" (Proposed).
+    Reference: spec-lea-equations "Reward", "Augmented actions" (Proposed).
     Taught in: sec-lea-grid
     """
     e, k = len(transitions), cfg.aug_k
@@ -158,9 +158,9 @@ def attach(transitions: Transitions, le_state, le_reward, aug_actions, aug_rewar
     aug_actions = _checked("aug_actions", aug_actions, np.int64, "(E, Kmax)", (e, None))
     aug_reward = _checked("aug_reward", aug_reward, np.float32, "(E, Kmax)", aug_actions.shape)
     if aug_actions.shape[1] < k:
-        raise ValueError(f"attach: aug_actions has {aug_actions.shape[1]} columns, cfg.aug_k = {k}")
+        raise ValueError(f"attach_le_pass: aug_actions has {aug_actions.shape[1]} columns, cfg.aug_k = {k}")
     if (aug_actions[:, :k] == transitions.action[:, None]).any():
-        raise ValueError("attach: an augmented action equals the logged action of its row")
+        raise ValueError("attach_le_pass: an augmented action equals the logged action of its row")
     r_le = normalise_reward(le_reward, cfg.reward_norm, ref=le_reward)       # (E,) in (0, 1)
     reward = {"logged": transitions.reward, "normalised": r_le,
               "shaped": transitions.reward + cfg.eta * r_le}[cfg.le_reward]
@@ -174,7 +174,7 @@ def augmented_supervised_loss(logits: torch.Tensor, aug_actions: torch.Tensor) -
     """Cross-entropy summed over the augmented items: :math:`\\sum_k -\\log\\operatorname{softmax}(z_t)[a_k]`.
 
     Args: logits: (B, N). aug_actions: (B, K) int64. Returns: (B,) losses (0 when K = 0).
-    Reference: methods.md §2.3, L_LEA (Proposed).
+    Reference: spec-lea-equations, L_LEA (Proposed).
     Taught in: sec-lea-grid
     """
     per_item = supervised_loss(logits.unsqueeze(-1).expand(-1, -1, aug_actions.shape[1]), aug_actions)
@@ -193,7 +193,7 @@ def augmented_q_loss(q: torch.Tensor, aug_actions: torch.Tensor, aug_reward: tor
     Args: q: (B, N) main network's Q(s_t, .), with gradient. aug_actions, aug_reward: (B, K).
         q_boot_main, q_boot_target: (B, N) Q_main(s', .), Q_tgt(s', .); done: (B,) d; (s', d) =
         (s_t, 0) for aug_next_state "same", (s_{t+1}, d_t) for "next". Returns: (B,) losses.
-    Reference: methods.md §2.3, L_LEA (Proposed).
+    Reference: spec-lea-equations, L_LEA (Proposed).
     Taught in: sec-lea-grid
     """
     y = targets.double_q_target(aug_reward, done[:, None], q_boot_main[:, None], q_boot_target[:, None],
@@ -237,16 +237,13 @@ def lea_extra_loss(cfg: LEAConfig, gamma: float) -> loops.ExtraLoss:
 
 def build_pair(backbone_cfg: heads.EncoderConfig, num_items: int, item_vectors, le_dim: int,
                lea_cfg: LEAConfig, lr: float, lr_2: float | None, seed: int) -> DoubleQPair:
-    """Two ``TwoHead(FusedEncoder)`` networks seeded ``2 seed`` and ``2 seed + 1``, as in Ch. 4.
+    """``double_q.make_pair`` with each backbone wrapped in a :class:`FusedEncoder` (seeds 2 seed, 2 seed + 1).
 
-    With fusion "none" the networks equal Ch. 4's ``make_pair`` (same draws, same order).
+    With fusion "none" the networks equal Ch. 4's pair of the same seed (same draws, same order).
     """
-    def make_net(net_seed: int) -> heads.TwoHead:
-        seeding.seed_everything(net_seed)
-        encoder = FusedEncoder(heads.build_encoder(backbone_cfg, num_items), num_items, item_vectors, le_dim,
-                               lea_cfg.state_fusion, backbone_cfg.state_len)
-        return heads.TwoHead(encoder, num_items, backbone_cfg.state_len)
-    return DoubleQPair(make_net(2 * seed), make_net(2 * seed + 1), lr=lr, lr_2=lr_2)
+    def fuse(backbone):
+        return FusedEncoder(backbone, num_items, item_vectors, le_dim, lea_cfg.state_fusion, backbone_cfg.state_len)
+    return make_pair(backbone_cfg, num_items, seed, lr, lr_2, wrap_encoder=fuse)
 
 
 def fit_lea(method: str, backbone_cfg: heads.EncoderConfig, le_transitions: LETransitions, item_vectors,
@@ -262,7 +259,7 @@ def fit_lea(method: str, backbone_cfg: heads.EncoderConfig, le_transitions: LETr
     num_items, le_dim = np.shape(item_vectors)
     if le_transitions.aug_actions.shape[1] < lea_cfg.aug_k:
         raise ValueError(f"fit_lea: lea_cfg.aug_k = {lea_cfg.aug_k} but the transitions carry "
-                         f"{le_transitions.aug_actions.shape[1]} augmented actions (attach with the same cfg)")
+                         f"{le_transitions.aug_actions.shape[1]} augmented actions (attach_le_pass with the same cfg)")
     pair = build_pair(backbone_cfg, num_items, item_vectors, le_dim, lea_cfg, rl_cfg.lr,
                       rl_cfg.lr_2 if method == "sa2c" else None, seed)
     fit = loops.fit_rl(pair, method, ReplayBuffer(le_transitions), val, rl_cfg, eval_cfg,

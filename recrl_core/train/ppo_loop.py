@@ -1,6 +1,6 @@
 """Token-level PPO for a language model: rollout -> per-token rewards -> GAE -> epochs.
 
-The loop of methods.md §5.4 around the pure losses of :mod:`recrl_core.rl.ppo`:
+The loop of spec-shielded-ppo around the pure losses of :mod:`recrl_core.rl.ppo`:
 sample with the policy (adapter on), score the same tokens with the policy and
 the reference (adapter off), add the sequence reward at the last token minus
 β·KL on every token, estimate advantages with GAE, then run ``ppo_epochs``
@@ -42,7 +42,7 @@ class Rollout:
 
 
 def rollout_settings(cfg: ppo.PPOConfig) -> dict:
-    """Generation settings of RL rollouts from the config (house-style §9 defaults)."""
+    """Generation settings of RL rollouts from the config (spec-generation-defaults)."""
     return generation.GENERATION_DEFAULTS | dict(temperature=cfg.temperature, top_p=cfg.top_p,
                                                  max_new_tokens=cfg.max_new_tokens)
 
@@ -145,10 +145,10 @@ class _Trainable:
 
 
 def fit_ppo(policy: PolicyWithValue, tokenizer, prompts: Sequence[str], reward_fn: RewardFn,
-            cfg: ppo.PPOConfig, updates: int, checkpoint_dir: Path | None = None,
+            cfg: ppo.PPOConfig, checkpoint_dir: Path | None = None,
             progress: bool = True, contexts: torch.Tensor | None = None,
             callback: Callable[[int, Rollout], dict] | None = None) -> list[dict]:
-    """``updates`` rounds of rollout + PPO update on prompts drawn (seeded) from ``prompts``.
+    """``cfg.updates`` rounds of rollout + PPO update on prompts drawn (seeded) from ``prompts``.
 
     ``contexts`` (len(prompts), C) are the soft-prompt contexts of the prompts, if the
     policy has a soft prompt. ``callback(step, rollout)`` may return extra statistics
@@ -171,7 +171,7 @@ def fit_ppo(policy: PolicyWithValue, tokenizer, prompts: Sequence[str], reward_f
                                 optimizers={"adam": optimizer}, rng=rng)
         history = state["history"]
         kl_ctl.value = history[-1]["next/kl_coef"] if history else kl_ctl.value
-    for step in tqdm(range(len(history), updates), desc="PPO", disable=not progress):
+    for step in tqdm(range(len(history), cfg.updates), desc="PPO", disable=not progress):
         t0 = time.perf_counter()
         picked = rng.choice(len(prompts), size=cfg.rollout_batch, replace=True)
         chosen = [prompts[i] for i in picked]

@@ -1,6 +1,6 @@
 """The offline environment pass: LE states, LE rewards and augmented actions for every transition.
 
-Stage 3 of LEA (methods.md §2.5). Each training user's sequence is cut into the
+Stage 3 of LEA (spec-lea-pipeline). Each training user's sequence is cut into the
 LE's chunks; for the item at position ``p``:
 
 1. one causal pass gives ``s^LE_p`` (before ``p``) and ``r^LE`` of the logged item;
@@ -19,7 +19,6 @@ Taught in: sec-lea-grid
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -28,12 +27,9 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from recrl_core import config
+from recrl_core.caching import TensorCache, array_digest, make_key, tensor_digest
 from recrl_core.config import Mode
-from recrl_core.data.files import atomic_path
-from recrl_core.llm.cache import make_key
-from recrl_core.llm.environment import LEnvironment, chunk_tree, chunks_of
-from recrl_core.train.shield import tensor_digest
+from recrl_core.methods.lea.environment import LEnvironment, chunk_tree, chunks_of
 
 FIELDS = ("le_state", "le_reward", "aug_actions", "aug_reward", "candidate_reward", "item_vectors")
 
@@ -84,9 +80,8 @@ def learned_state(env: LEnvironment) -> dict[str, torch.Tensor]:
 
 def pass_key(env: LEnvironment, users: np.ndarray, items: np.ndarray, cfg: PassConfig) -> str:
     """Cache key: LE weights, pass config, the sequences and the LM's name."""
-    data = hashlib.sha256(np.ascontiguousarray(users).tobytes() + np.ascontiguousarray(items).tobytes())
     name = getattr(getattr(env.lm, "config", None), "_name_or_path", "")
-    return make_key(le=tensor_digest(learned_state(env)), cfg=asdict(cfg), data=data.hexdigest(), lm=name)
+    return make_key(le=tensor_digest(learned_state(env)), cfg=asdict(cfg), data=array_digest(users, items), lm=name)
 
 
 def excluded(seq: np.ndarray, start: int, count: int, num_items: int, history: bool) -> torch.Tensor:
@@ -171,14 +166,13 @@ def _cpu(t: torch.Tensor) -> torch.Tensor:
 def cached_pass(env: LEnvironment, users: np.ndarray, items: np.ndarray, cfg: PassConfig, *, context: int,
                 cache_root: Path | None = None, show_progress: bool = False) -> LEPass:
     """:func:`run_pass` once per key; later calls read ``<cache>/lea-pass/<key>.safetensors``."""
-    from safetensors.numpy import load_file, save_file
-
-    path = Path(cache_root or config.cache_dir()) / "lea-pass" / f"{pass_key(env, users, items, cfg)}.safetensors"
-    if path.is_file():
-        t0 = time.perf_counter()
-        arrays = load_file(str(path))
-        return LEPass(**{k: arrays[k] for k in FIELDS}, seconds=time.perf_counter() - t0, cached=True)
+    store = TensorCache("lea-pass", cache_root)
+    key = pass_key(env, users, items, cfg)
+    t0 = time.perf_counter()
+    stored = store.load(key)
+    if stored is not None:
+        arrays = {k: stored[0][k].numpy() for k in FIELDS}
+        return LEPass(**arrays, seconds=time.perf_counter() - t0, cached=True)
     result = run_pass(env, users, items, cfg, context=context, show_progress=show_progress)
-    with atomic_path(path) as tmp:
-        save_file({k: np.ascontiguousarray(getattr(result, k)) for k in FIELDS}, str(tmp))
+    store.save(key, {k: getattr(result, k) for k in FIELDS})
     return result

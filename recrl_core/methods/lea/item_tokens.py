@@ -1,6 +1,6 @@
 """Item tokens: one new input embedding per catalogue item, learned with the LM frozen.
 
-LEA's first stage (methods.md §2.2 (a), §2.3 (1)). Item ``i`` becomes the id
+LEA's first stage (spec-lea-known (a), spec-lea-equations (1)). Item ``i`` becomes the id
 ``V + i`` (``V`` = the LM's vocabulary size); :class:`ItemTokens` turns a mixed id
 tensor into ``inputs_embeds`` — text ids through the LM's own embedding table,
 item ids through a new table ``E_I`` (N, d). The tokenizer and the LM head are
@@ -14,7 +14,7 @@ e.g. ``[x_i] is Oasis, an artist tagged britpop, rock, british.``. Rows start at
 mean input embedding of that sentence's tokens (``init="text_mean"``: name and tags),
 so a short training budget already starts from a point that carries the item's text.
 
-Taught in: sec-item-tokens
+Taught in: sec-llm-environment
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ IGNORE = -100                         # label of positions without a loss
 
 @dataclass(frozen=True)
 class ItemTokenConfig:
-    epochs: int = 3                   # passes over the item sentences (Proposed: 1-3, methods.md §2.4)
+    epochs: int = 3                   # passes over the item sentences (Proposed: 1-3, spec-lea-defaults)
     batch_size: int = 32              # sentences per step
-    lr: float = 1e-3                  # Adam on E_I (Proposed, methods.md §2.4)
+    lr: float = 1e-3                  # Adam on E_I (Proposed, spec-lea-defaults)
     max_text_tokens: int = 24         # sentence tokens after the item token (longer ones are cut)
     init: str = "text_mean"           # text_mean (mean embedding of the item sentence) | random (N(0, std))
     probe_items: int = 64             # fixed sample on which the log reports L_tok before/after each epoch
@@ -136,7 +136,7 @@ def token_loss(lm: nn.Module, item_tokens: ItemTokens, batch: dict) -> torch.Ten
                                        ignore_index=IGNORE)
 
 
-def freeze(lm: nn.Module) -> None:
+def freeze_lm(lm: nn.Module) -> None:
     """No LM parameter takes a gradient (only E_I learns)."""
     for p in lm.parameters():
         p.requires_grad_(False)
@@ -152,7 +152,7 @@ def fit_item_tokens(lm: nn.Module, tok, names: Sequence[str], details: Sequence[
     """
     from tqdm.auto import tqdm
 
-    freeze(lm)
+    freeze_lm(lm)
     lm.eval()                                                  # no dropout: only E_I changes
     sentences = item_sentences(names, details)
     tokens = init_item_tokens(lm, tok, sentences, cfg)

@@ -2,7 +2,7 @@
 
 The public code scores an explanation with three capped counts:
 ``min(words/40, 0.5) + min(0.1·#keywords, 0.3) + min(0.1·#sentences, 0.2)``
-(methods.md §5.3). The book keeps the three ideas, puts each term on [0, 1]
+(spec-shielded-reward). The book keeps the three ideas, puts each term on [0, 1]
 and weights them, and adds a factuality penalty:
 
 .. math::
@@ -32,10 +32,10 @@ import pandas as pd
 import torch
 
 from recrl_core.config import Mode
+from recrl_core.data.genre_words import false_genres
 from recrl_core.llm import generation, lora
 from recrl_core.llm import prompts as prompt_lib
 from recrl_core.llm.embeddings import embed_texts
-from recrl_core.llm.genre_task import mentioned_genres
 from recrl_core.llm.logprobs import token_logprobs
 
 FLUENCY_PROMPT = "Explain why a user might enjoy a movie."     # neutral prompt of the fluency score
@@ -133,13 +133,8 @@ def fluency_term(mean_logprobs: np.ndarray, fluency_range: tuple[float, float]) 
     return np.clip((np.asarray(mean_logprobs, dtype=np.float64) - lo) / (hi - lo), 0.0, 1.0)
 
 
-def false_genres(text: str, item_genres: tuple[str, ...]) -> set[str]:
-    """Genres the text names that the item does not have."""
-    return mentioned_genres(text) - set(item_genres)
-
-
 def factuality_penalty(texts: list[str], genre_lists: list[tuple[str, ...]], max_false: int) -> np.ndarray:
-    """(B,): min(#false genres, max_false) / max_false."""
+    """(B,): min(#false genres, max_false) / max_false (``data.genre_words.false_genres``)."""
     counts = [len(false_genres(t, g)) for t, g in zip(texts, genre_lists)]
     return np.minimum(np.array(counts, dtype=np.float64), max_false) / max_false
 

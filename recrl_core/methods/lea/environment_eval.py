@@ -5,6 +5,7 @@ With uniform negatives popularity is a strong baseline, because real choices are
 mostly popular items; with negatives drawn in proportion to popularity it is at
 chance by construction, and what is left is what a scorer knows about the user.
 
+Spec: spec-lea-equations (book/appendix/lea.md).
 Taught in: sec-llm-environment
 """
 
@@ -13,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from recrl_core.envs.calibration import auc
 from recrl_core.eval import metrics, ranking
-from recrl_core.llm.environment import LEConfig, LEnvironment, sample_unseen
+from recrl_core.eval.metrics import auc
 from recrl_core.llm.token_tree import tree_batch
+from recrl_core.methods.lea.environment import LEConfig, LEnvironment, sample_unseen
 
 
 def sample_popular(item_counts: np.ndarray, seen: set[int], rng: np.random.Generator) -> int:
@@ -29,7 +30,7 @@ def sample_popular(item_counts: np.ndarray, seen: set[int], rng: np.random.Gener
 
 
 @torch.no_grad()
-def evaluate(env: LEnvironment, events, item_counts: np.ndarray, cfg: LEConfig, *, negatives: str = "uniform",
+def evaluate_environment(env: LEnvironment, events, item_counts: np.ndarray, cfg: LEConfig, *, negatives: str = "uniform",
              batch_size: int = 16) -> dict[str, float]:
     """The LE on held-out events: reward-model pairs and state-model ranking, with popularity beside.
 

@@ -3,9 +3,9 @@
 Shielded RecRL trains an explainer next to a recommender whose ranking must not
 change. Three ways to arrange that, measured in the book:
 
-* **hard shield** — the ranker's parameters are frozen and its outputs computed
-  without a graph; :class:`GradientProbe` counts any gradient that still reaches
-  it and :func:`fingerprint` proves the weights bitwise unchanged;
+* **hard shield** — :func:`hard_shield` freezes the ranker's parameters and its
+  outputs are computed without a graph; :class:`GradientProbe` counts any gradient
+  that still reaches it and :func:`fingerprint` proves the weights bitwise unchanged;
 * **projection shield** — the explainer may tune the ranker's *output item
   embeddings* ``W`` (N, H) that it also reads; every gradient is projected so that
   the scores ``s_u = W h_u + b`` of the protected user states ``h_u`` do not move:
@@ -17,36 +17,28 @@ change. Three ways to arrange that, measured in the book:
   exactly, not only to first order. When the states span all H dimensions the only
   admissible step is zero: the projection becomes a freeze. (The public code took
   ``Q`` from the item-embedding matrix, whose space does not match the LoRA
-  gradients, and commented the step out; methods.md §5.2.)
+  gradients, and commented the step out; spec-shielded-public-code.)
 * **no shield** — the same trainable ``W`` with raw gradients.
 
+Spec: spec-shielded-shields (book/appendix/shielded.md).
 Taught in: sec-two-towers
 """
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import torch
 from torch import nn
 
-
-def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
-    """SHA-256 over the names and exact bytes of ``tensors`` (any dtype, bf16 too; any device), in name order."""
-    digest = hashlib.sha256()
-    for name in sorted(tensors):
-        digest.update(name.encode())
-        digest.update(tensors[name].detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
+from recrl_core.caching import tensor_digest
 
 
 def fingerprint(module: nn.Module) -> str:
-    """SHA-256 over every parameter and buffer of ``module`` (:func:`tensor_digest` of its state dict)."""
+    """SHA-256 over every parameter and buffer of ``module`` (``caching.tensor_digest`` of its state dict)."""
     return tensor_digest(module.state_dict())
 
 
-def freeze(module: nn.Module) -> nn.Module:
+def hard_shield(module: nn.Module) -> nn.Module:
     """The hard shield: eval mode, no parameter requires a gradient."""
     module.eval()
     for p in module.parameters():

@@ -11,7 +11,7 @@ Taught in: sec-llm-environment
 
 from __future__ import annotations
 
-import hashlib
+import io
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -21,15 +21,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recrl_core import config
+from recrl_core.caching import TensorCache, array_digest, make_key, tensor_digest
 from recrl_core.config import Mode
 from recrl_core.data import prepare
-from recrl_core.data.files import atomic_path
-from recrl_core.llm import item_tokens as itok
-from recrl_core.llm.cache import make_key
-from recrl_core.llm.environment import INSTRUCTION, LEConfig, LEnvironment, fit_environment
-from recrl_core.llm.le_pass import learned_state
-from recrl_core.train.shield import tensor_digest
+from recrl_core.methods.lea import item_tokens as itok
+from recrl_core.methods.lea.environment import INSTRUCTION, LEConfig, LEnvironment, fit_environment
+from recrl_core.methods.lea.offline_pass import learned_state
 
 LASTFM = "hetrec2011-lastfm-2k"
 LE_VERSION = 2          # part of the cache key: bump when stages 1-2 change in a way the configs do not show
@@ -39,11 +36,11 @@ DATASETS = {"lastfm": dict(dataset=LASTFM, min_core=20),          # 304 users, 4
 
 @dataclass(frozen=True)
 class GridConfig:
-    """What the chapter's ablation grid runs (methods.md §2.4 "Ablation grid")."""
+    """What the chapter's ablation grid runs (spec-lea-defaults, "Ablation grid")."""
     datasets: tuple[str, ...] = ("lastfm", "movielens")
     backbones: tuple[str, ...] = ("gru4rec", "caser", "sasrec")
     methods: tuple[str, ...] = ("sqn", "sa2c")
-    num_seeds: int = 3                       # mean +- std over seeds (house-style §5)
+    num_seeds: int = 3                       # mean +- std over seeds (spec-run-sizes)
     k_values: tuple[int, ...] = (0, 1, 2)    # K_aug of the K sweep (<= PassConfig.aug_k_max; 0 = state+reward)
     fractions: tuple[float, ...] = (0.05, 0.15, 0.5)   # extra LE training shares (beside LEConfig.fraction)
 
@@ -130,50 +127,54 @@ def build_environment(lm_name: str, prep: prepare.Prepared, data_dir: Path, tok_
     ``tokens``: item tokens learned before (e.g. by another build of the same data and
     ``tok_cfg``); stage 1 is then skipped and its log is empty. ``device``: where the LM
     runs (``hardware.pick_device``); the cached weights are the same on any device.
+    The learned weights and both training logs go to ``<cache>/lea-environment/<key>.safetensors``.
     """
-    from safetensors.torch import load_file, save_file
-
     from recrl_core.llm.models import load_lm
 
     lm, tok = load_lm(lm_name, device=device, seed=le_cfg.seed)
     names, details = item_descriptions(prep, data_dir)
     seqs = user_sequences(prep.train)
     users = le_users(seqs, le_cfg.fraction, le_cfg.seed)
-    data = hashlib.sha256(prep.train[["user_idx", "item_idx"]].to_numpy().tobytes()).hexdigest()
     given = None if tokens is None else tensor_digest({"item_tokens": tokens.weight})
-    key = make_key(lm=lm_name, tok=asdict(tok_cfg), le=asdict(le_cfg), data=data, names=names, details=details,
-                   tokens=given, version=LE_VERSION)
-    folder = Path(cache_root or config.cache_dir()) / "lea-environment"
-    path = folder / f"{key}.safetensors"
-    if path.is_file() and path.with_suffix(".json").is_file():
-        table = lm.get_input_embeddings().weight
-        tokens = itok.ItemTokens(len(names), table.shape[1], lm.config.vocab_size).to(table.device, table.dtype)
-        itok.freeze(lm)
-        env = new_environment(lm, tok, tokens, le_cfg)
-        state = load_file(str(path))
-        if set(state) != set(learned_state(env)):   # same names as saved: else a stale or foreign file
-            raise ValueError(f"{path} does not match this LE's weights; delete the file to retrain")
-        env.load_state_dict(state, strict=False)
-        logs = pd.read_json(path.with_suffix(".json"), orient="records")
-        tok_log, le_log = (logs[logs.kind == k].drop(columns="kind").dropna(axis=1, how="all").reset_index(drop=True)
-                           for k in ("tok", "le"))
-        return Built(env.eval(), tok_log, le_log, users, {}, True)
+    key = make_key(lm=lm_name, tok=asdict(tok_cfg), le=asdict(le_cfg),
+                   data=array_digest(prep.train[["user_idx", "item_idx"]].to_numpy()), names=names,
+                   details=details, tokens=given, version=LE_VERSION)
+    store = TensorCache("lea-environment", cache_root)
+    stored = store.load(key)
+    if stored is not None:
+        env = _restore(lm, tok, len(names), le_cfg, stored[0], store.path(key))
+        token_log, le_log = (_log_frame(stored[1][k]) for k in ("token_log", "le_log"))
+        return Built(env, token_log, le_log, users, {}, True)
     t0 = time.perf_counter()
     if tokens is None:
         tokens, token_log = itok.fit_item_tokens(lm, tok, names, details, tok_cfg, show_progress=show_progress)
     else:
-        itok.freeze(lm)
+        itok.freeze_lm(lm)
         tokens, token_log = _copy(tokens, lm.get_input_embeddings().weight), pd.DataFrame(columns=["epoch", "loss"])
     t1 = time.perf_counter()
     env = new_environment(lm, tok, tokens, le_cfg)
     le_log = fit_environment(env, {u: seqs[u] for u in users}, le_cfg, show_progress=show_progress)
     seconds = {"item_tokens": t1 - t0, "environment": time.perf_counter() - t1}
-    with atomic_path(path.with_suffix(".json")) as tmp:      # the log first: the weights mark "done"
-        pd.concat([token_log.assign(kind="tok"), le_log.assign(kind="le")],
-                  ignore_index=True).to_json(tmp, orient="records")
-    with atomic_path(path) as tmp:
-        save_file(learned_state(env), str(tmp))
+    store.save(key, learned_state(env), meta={"token_log": token_log.to_json(orient="records"),
+                                              "le_log": le_log.to_json(orient="records")})
     return Built(env, token_log, le_log, users, seconds, False)
+
+
+def _restore(lm, tok, num_items: int, le_cfg: LEConfig, state: dict, path: Path) -> LEnvironment:
+    """A fresh LE on ``lm`` with the stored learned weights (``path`` only names the file in errors)."""
+    table = lm.get_input_embeddings().weight
+    tokens = itok.ItemTokens(num_items, table.shape[1], lm.config.vocab_size).to(table.device, table.dtype)
+    itok.freeze_lm(lm)
+    env = new_environment(lm, tok, tokens, le_cfg)
+    if set(state) != set(learned_state(env)):   # same names as saved: else a stale or foreign file
+        raise ValueError(f"{path} does not match this LE's weights; delete the file to retrain")
+    env.load_state_dict(state, strict=False)
+    return env.eval()
+
+
+def _log_frame(records: str) -> pd.DataFrame:
+    """A training log stored as JSON records, back as a frame (all-empty columns dropped)."""
+    return pd.read_json(io.StringIO(records), orient="records").dropna(axis=1, how="all")
 
 
 def _copy(tokens: itok.ItemTokens, like: torch.Tensor) -> itok.ItemTokens:

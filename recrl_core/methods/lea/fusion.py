@@ -1,9 +1,9 @@
 """The LE state inside a recommender that never calls the LLM: a distilled student and a residual fusion.
 
-LEA's state model runs offline (``recrl_core.llm.le_pass``); at serving time a small
+LEA's state model runs offline (``recrl_core.methods.lea.offline_pass``); at serving time a small
 student network, trained to match the cached :math:`s_t^{\\text{LE}}` from item histories
 alone (:func:`distill_loss`), stands in for it, and :class:`FusedEncoder` feeds the
-student's output into the backbone's state (methods.md §2.3 "State fusion", §2.5 "Serving").
+student's output into the backbone's state (spec-lea-equations "State fusion", spec-lea-pipeline "Serving").
 
 Taught in: sec-lea-grid
 """
@@ -17,7 +17,7 @@ from torch import nn
 
 from recrl_core.seqrec.gru4rec import GRU4Rec
 
-FUSIONS = ("mlp", "le_only", "none")    # methods.md §9 "state_fusion"
+FUSIONS = ("mlp", "le_only", "none")    # spec-uncertain "state_fusion"
 
 
 class FusedEncoder(nn.Module):
@@ -34,7 +34,7 @@ class FusedEncoder(nn.Module):
     Args: backbone: ``forward(items (B, T), lengths (B,)) -> (B, H)``, with ``hidden_size``.
         num_items: N (pad id N). item_vectors: (N, D) for the student's table, or None.
         le_dim: D. fusion: one of :data:`FUSIONS`. state_len: the window T.
-    Reference: methods.md §2.3 "State fusion", §2.5 "Serving" (Proposed).
+    Reference: spec-lea-equations "State fusion", spec-lea-pipeline "Serving" (Proposed).
     Taught in: sec-lea-grid
     """
 
@@ -96,7 +96,7 @@ def distill_loss(student_state: torch.Tensor, le_state: torch.Tensor) -> torch.T
         - s^{\\text{LE}}_t/\\lVert s^{\\text{LE}}_t\\rVert \\big\\rVert_2^2
 
     Args: student_state: (B, D) with gradient. le_state: (B, D) the target. Returns: (B,) in [0, 4].
-    Reference: methods.md §2.5 "Serving" (Proposed).
+    Reference: spec-lea-pipeline "Serving" (Proposed).
     Taught in: sec-lea-grid
     """
     diff = F.normalize(student_state, dim=-1) - F.normalize(le_state, dim=-1).detach()  # (B, D)

@@ -1,4 +1,4 @@
-"""An explanation-aware simulated click model: the Shielded RecRL chapter's CTR evaluator.
+"""The simulated reader: an explanation-aware click model, the Shielded RecRL chapter's CTR evaluator.
 
 A user u sees item i with an explanation text and clicks with
 
@@ -22,6 +22,7 @@ compares two explainers with a paired percentile bootstrap over users.
 
 Reference: the SimpleUser simulator of public explainable-recommendation code
     (alpha_sim, beta_sim, q_expl); the match and false-claim terms are Proposed.
+Spec: spec-shielded-reader (book/appendix/shielded.md).
 Taught in: sec-shielded-ctr
 """
 
@@ -35,8 +36,8 @@ import numpy as np
 import pandas as pd
 
 from recrl_core.config import Mode
+from recrl_core.data.genre_words import false_genres, mentioned_genres
 from recrl_core.envs.session import sigmoid
-from recrl_core.llm.genre_task import mentioned_genres
 
 QUALITY_WORDS = 40  # words at which the quality term saturates (Public code: q_expl)
 
@@ -121,7 +122,8 @@ class ExplanationClickModel:
         if self.item_genres.shape != (self.logits.shape[1], len(world.genre_names)):
             raise ValueError(f"item_genres has shape {self.item_genres.shape}, expected "
                              f"({self.logits.shape[1]}, {len(world.genre_names)}) from logits and genre_names")
-        self.genre_index = {g: k for k, g in enumerate(world.genre_names)}
+        self.genre_names = list(world.genre_names)
+        self.genre_index = {g: k for k, g in enumerate(self.genre_names)}
         self.tastes = genre_tastes(world)                                         # (U, G)
         rng = np.random.default_rng(cfg.seed)
         self.user_bias = rng.normal(0.0, cfg.user_noise, size=self.logits.shape[0])  # (U,)
@@ -142,6 +144,11 @@ class ExplanationClickModel:
         """Column indices of the world's genres that ``text`` names, in column order."""
         return sorted(self.genre_index[g] for g in mentioned_genres(text) if g in self.genre_index)
 
+    def _false_claims(self, text: str, item: int) -> int:
+        """Named genres of the world that ``item`` does not have."""
+        item_genres = [g for g, has in zip(self.genre_names, self.item_genres[item]) if has]
+        return len(false_genres(text, item_genres) & self.genre_index.keys())
+
     def components(self, users: np.ndarray, items: np.ndarray, texts: Sequence[str]) -> pd.DataFrame:
         """One row per (user, item, text) with every term of the click logit.
 
@@ -160,8 +167,7 @@ class ExplanationClickModel:
         quality = np.array([min(len(t.split()) / QUALITY_WORDS, 1.0) for t in texts])  # (B,)
         named = [self._named(t) for t in texts]
         match = np.array([self.tastes[u, g].mean() if g else 0.0 for u, g in zip(users, named)])
-        false_claims = np.array([int((~self.item_genres[i, g]).sum()) for i, g in zip(items, named)],
-                                dtype=np.int64)                                   # (B,)
+        false_claims = np.array([self._false_claims(t, i) for t, i in zip(texts, items)], dtype=np.int64)  # (B,)
         bias = self.user_bias[users]                                              # (B,)
         logit = (cfg.affinity_weight * affinity + cfg.quality_weight * quality
                  + cfg.match_weight * match - cfg.false_claim_weight * false_claims + bias)
