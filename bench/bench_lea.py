@@ -48,7 +48,7 @@ def _environment(model_name: str, data):
     lm, tok = models.load_lm(model_name)
     names, details = lea_task.item_descriptions(data, config.data_dir())
     tokens = itok.init_item_tokens(lm, tok, itok.item_sentences(names, details), itok.ItemTokenConfig())
-    itok.freeze(lm)
+    itok.freeze_lm(lm)
     return lea_task.new_environment(lm, tok, tokens, le.LEConfig.for_mode(Mode.BOOK)).eval()
 
 
@@ -92,7 +92,7 @@ def le_training(args) -> dict:
     for name, layers in (("all_layers", None), ("top4_cached_trunk", 4)):
         cfg = dataclasses.replace(le.LEConfig.for_mode(Mode.BOOK), adapt_layers=layers, epochs=1)
         lm, tok = models.load_lm(args.model)
-        itok.freeze(lm)
+        itok.freeze_lm(lm)
         tokens = itok.init_item_tokens(lm, tok, itok.item_sentences(names, details), itok.ItemTokenConfig())
         env = lea_task.new_environment(lm, tok, tokens, cfg)
         seen, rng = {u: set(s.tolist()) for u, s in subset.items()}, np.random.default_rng(0)

@@ -21,7 +21,7 @@ SEQS = {0: np.array([0, 1, 2, 3, 4]), 1: np.array([5, 6]), 2: np.array([7, 0, 3]
 
 def _lm(tok):
     lm = models.tiny_causal_lm(vocab_size=len(tok), tokenizer=tok).to("cuda", models.pick_dtype("cuda"))
-    itok.freeze(lm)
+    itok.freeze_lm(lm)
     return lm
 
 
