@@ -40,6 +40,51 @@ from recrl_core.envs.session import UserEnv
 
 NUM_UNIFORMS = 2      # per step: the click draw and the direction of interest drift
 
+# Item text a language model can read: the topic is named, and every item title is made
+# of words of its topic (the hidden quality is never in the text). Topic g of the world
+# is TOPICS[g]; worlds with more topics than names reuse the names with a number.
+TOPICS: dict[str, tuple[str, ...]] = {
+    "cooking": ("pasta recipe", "street food tour", "baking class", "knife skills", "curry night", "bread starter"),
+    "football": ("match highlights", "goal compilation", "transfer news", "penalty shootout", "derby preview",
+                 "tactics board"),
+    "jazz": ("saxophone solo", "piano trio", "bebop session", "swing standard", "big band concert", "blue note ballad"),
+    "gardening": ("tomato harvest", "rose pruning", "compost guide", "balcony garden", "seed sowing",
+                  "herb planter"),
+    "astronomy": ("black hole explainer", "telescope guide", "meteor shower", "moon landing story",
+                  "galaxy tour", "star map"),
+    "fitness": ("home workout", "yoga flow", "running plan", "strength training", "stretching routine",
+                "cycling climb"),
+    "cars": ("supercar review", "engine rebuild", "road trip", "classic car restoration", "electric car test",
+             "rally stage"),
+    "history": ("roman empire documentary", "medieval castle tour", "world war story", "ancient egypt mystery",
+                "viking saga", "revolution timeline"),
+    "comedy": ("stand-up special", "sketch show", "prank compilation", "improv night", "sitcom bloopers",
+               "roast battle"),
+    "travel": ("city guide", "island hopping", "mountain trek", "night market walk", "train journey",
+               "desert safari"),
+    "gaming": ("speedrun", "boss fight guide", "new console review", "retro game marathon", "esports final",
+               "strategy walkthrough"),
+    "science": ("chemistry experiment", "physics puzzle", "lab tour", "robot build", "volcano explainer",
+                "microscope world"),
+    "fashion": ("runway show", "street style", "wardrobe makeover", "vintage thrift haul", "sneaker review",
+                "tailoring tips"),
+    "pets": ("puppy training", "cat antics", "aquarium setup", "parrot talking", "horse riding lesson",
+             "rescue dog story"),
+    "music production": ("beat making", "mixing tutorial", "synthesizer jam", "studio session", "vocal recording",
+                         "drum programming"),
+    "finance": ("stock market update", "budgeting tips", "crypto explainer", "retirement planning",
+                "housing market", "tax guide"),
+    "nature": ("wildlife documentary", "ocean reef", "rainforest walk", "bird migration", "arctic expedition",
+               "volcano island"),
+    "art": ("watercolour painting", "sculpture studio", "museum tour", "street mural", "portrait drawing",
+            "pottery wheel"),
+    "news": ("morning briefing", "election analysis", "interview special", "weather report", "press conference",
+             "world headlines"),
+    "horror": ("haunted house tour", "ghost story", "creepy legend", "zombie short film", "paranormal investigation",
+               "scary campfire tale"),
+}
+STYLES = ("Beginner's", "Ultimate", "Live", "Quick", "Classic", "Late-night", "Weekend", "Epic")
+
 
 @dataclass(frozen=True)
 class InterestEnvConfig:
@@ -100,6 +145,28 @@ def sample_world(cfg: InterestEnvConfig) -> InterestWorld:
     interests = np.clip(topic_appeal[None, :] + noise, -1.0, 1.0)                              # (U, G)
     return InterestWorld(topic=topic, item_genres=np.eye(g)[topic], quality=quality,
                          topic_quality=topic_quality, topic_appeal=topic_appeal, interests=interests)
+
+
+def topic_names(num_topics: int) -> list[str]:
+    """The G topic names of a world: :data:`TOPICS` in order, numbered when G exceeds it."""
+    names = list(TOPICS)
+    return [names[g % len(names)] + ("" if g < len(names) else f" {g // len(names) + 1}") for g in range(num_topics)]
+
+
+def item_texts(world: InterestWorld, seed: int = 0) -> list[str]:
+    """(N,) titles such as ``"Live bebop session (jazz)"``: a style, a subject of the item's topic, the topic.
+
+    The subject and style are drawn with ``seed``; the topic is the item's own, so a
+    reader (or an LLM) can tell an item's topic from its text — and nothing else.
+    """
+    rng = np.random.default_rng(seed)
+    names = topic_names(len(world.topic_quality))
+    subjects = list(TOPICS.values())
+    texts = []
+    for g in world.topic:
+        subject = subjects[g % len(subjects)][rng.integers(len(subjects[g % len(subjects)]))]
+        texts.append(f"{STYLES[rng.integers(len(STYLES))]} {subject} ({names[g]})")
+    return texts
 
 
 class InterestVecEnv(session.VecSessions):

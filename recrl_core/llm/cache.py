@@ -29,12 +29,13 @@ class OutputCache:
         self.hits = 0
         self.misses = 0
 
-    def _path(self, key: str) -> Path:
+    def path(self, key: str) -> Path:
+        """Where the entry of ``key`` is (or would be) stored."""
         return self.folder / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> Any | None:
         """The stored value, or None. A corrupt entry is reported, not silently used."""
-        path = self._path(key)
+        path = self.path(key)
         if not path.is_file():
             return None
         try:
@@ -44,7 +45,7 @@ class OutputCache:
 
     def put(self, key: str, value: Any, parts: dict | None = None) -> None:
         """Store ``value`` (with the key's parts, for humans) atomically."""
-        with atomic_path(self._path(key)) as tmp:
+        with atomic_path(self.path(key)) as tmp:
             tmp.write_text(json.dumps({"parts": parts, "value": value}, ensure_ascii=False,
                                       default=str) + "\n")
 

@@ -2,7 +2,9 @@
 
 ``score_candidates`` ranks a set of candidate answers (e.g. item titles) by their
 likelihood as the reply to a prompt: for LLM preference labels (iALP) and LLM
-reference policies (LAAC) this avoids parsing free text. When text must be
+reference policies (LAAC) this avoids parsing free text. ``score_candidate_sets``
+does it for many prompts at once, each prompt computed once with its candidates as
+branches behind it (a tree attention mask, ``llm.token_tree.branch_batch``). When text must be
 parsed, ``match_items`` maps item mentions back to catalogue ids: a normalised
 exact or contained title match first, then the nearest MiniLM embedding above a
 similarity threshold.
@@ -18,11 +20,15 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from recrl_core.llm.generation import Generated, response_mask
-from recrl_core.llm.logprobs import token_logprobs
+from recrl_core.llm.logprobs import attention_without_cudnn
+from recrl_core.llm.token_tree import branch_batch
 
 _YEAR = re.compile(r"\(\d{4}\)\s*$")
 _ARTICLE = re.compile(r"^(.*), (the|a|an)$")
+
+
+DEFAULT_MAX_TOKENS = 2048      # tokens (padded rows x width) per forward pass
+DEFAULT_MAX_ROW_TOKENS = 512   # tokens per row: longer rows pay a quadratic tree mask and attention (bench_ialp)
 
 
 @torch.no_grad()
@@ -36,27 +42,113 @@ def score_candidates(model, tokenizer, prompt: str, candidates: Sequence[str],
             "Heat" is not rewarded for being a prefix of "Heat and Dust".
         reduce: "sum" (log P of the whole answer) or "mean" (per token; less
             biased against long titles).
+        batch_size: at most this many candidates share one row (one prompt copy).
     Returns:
-        (C,) float64 scores; higher = more likely.
+        (C,) float64 scores; higher = more likely. One-prompt form of
+        :func:`score_candidate_sets`.
     """
+    if not len(candidates):
+        raise ValueError("no candidates to score: pass at least one candidate string")
+    chunks = [list(candidates[i:i + batch_size]) for i in range(0, len(candidates), batch_size)]
+    return np.concatenate(score_candidate_sets(model, tokenizer, [prompt] * len(chunks), chunks, reduce))
+
+
+@torch.no_grad()
+def score_candidate_sets(model, tokenizer, prompts: Sequence[str], candidate_sets: Sequence[Sequence[str]],
+                         reduce: str = "mean", max_tokens: int = DEFAULT_MAX_TOKENS,
+                         max_row_tokens: int = DEFAULT_MAX_ROW_TOKENS) -> list[np.ndarray]:
+    """Log-likelihood of each candidate as the reply to its own prompt, many prompts at once.
+
+    Each prompt is computed once: its candidates (each + EOS) are branches of one row
+    behind it (:func:`~recrl_core.llm.token_tree.branch_batch`); a prompt whose branches
+    would make a row longer than ``max_row_tokens`` gets several rows, each with the prompt
+    and some of its candidates. Rows are packed into forward passes of at most
+    ``max_tokens`` padded tokens. Temperature 1, eval mode.
+
+    Args:
+        prompts: B chat-formatted prompts, none empty.
+        candidate_sets: B non-empty lists of answer strings (C_b of them).
+        reduce: "mean" (per token, over the answer and its EOS) or "sum".
+    Returns:
+        B arrays (C_b,) float64, as :func:`score_candidates` gives per prompt.
+    """
+    if reduce not in ("mean", "sum"):
+        raise ValueError(f"reduce must be 'mean' or 'sum', got {reduce!r}")
+    prompt_ids, answers = _tokenize(tokenizer, prompts, candidate_sets)
+    sums = [torch.zeros(len(a), dtype=torch.float64) for a in answers]
+    for batch in _batches(_rows(prompt_ids, answers, min(max_row_tokens, max_tokens)), max_tokens):
+        tree = branch_batch([prompt_ids[b] for b, _, _ in batch],
+                            [[answers[b][c] for c in cs] for b, cs, _ in batch])
+        per_branch = torch.zeros(int(tree["token_branch"].max()) + 1, dtype=torch.float64)
+        per_branch.index_add_(0, tree["token_branch"], _branch_logprobs(model, tree).double())  # (K,)
+        owners = [(b, c) for b, cs, _ in batch for c in cs]
+        for k, (b, c) in enumerate(owners):
+            sums[b][c] = per_branch[k]
+    if reduce == "mean":
+        sums = [s / torch.tensor([len(t) for t in a]) for s, a in zip(sums, answers)]
+    return [s.numpy() for s in sums]
+
+
+def _tokenize(tokenizer, prompts, candidate_sets) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
+    """Prompt ids (P_b,) and, per prompt, answer ids + EOS (n_bc,); checks for empty inputs."""
+    if len(prompts) != len(candidate_sets):
+        raise ValueError(f"{len(prompts)} prompts but {len(candidate_sets)} candidate sets")
+    eos = tokenizer.eos_token_id
+    prompt_ids, answers = [], []
+    for b, (prompt, cands) in enumerate(zip(prompts, candidate_sets)):
+        if not len(cands):
+            raise ValueError(f"candidate set {b} is empty: give every prompt at least one candidate "
+                             "(drop prompts without candidates before scoring)")
+        ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        if not ids:
+            raise ValueError(f"prompt {b} is empty: build it with llm.prompts (e.g. prompts.chat)")
+        prompt_ids.append(torch.tensor(ids, dtype=torch.long))
+        answers.append([torch.tensor(tokenizer(c, add_special_tokens=False)["input_ids"] + [eos],
+                                     dtype=torch.long) for c in cands])
+    return prompt_ids, answers
+
+
+def _rows(prompt_ids, answers, max_tokens: int) -> list[tuple[int, list[int], int]]:
+    """(prompt index, candidate indices, row length) per row, shortest first; a row exceeds
+    ``max_tokens`` only if the prompt and one candidate do."""
+    rows = []
+    for b, (p, cands) in enumerate(zip(prompt_ids, answers)):
+        cs, length = [], len(p)
+        for c, a in enumerate(cands):
+            if cs and length + len(a) > max_tokens:
+                rows.append((b, cs, length))
+                cs, length = [], len(p)
+            cs, length = cs + [c], length + len(a)
+        rows.append((b, cs, length))
+    return sorted(rows, key=lambda r: r[2])
+
+
+def _batches(rows, max_tokens: int):
+    """Consecutive rows (sorted by length) whose padded size ``n_rows * width`` fits ``max_tokens``."""
+    batch = []
+    for row in rows:
+        if batch and (len(batch) + 1) * row[2] > max_tokens:
+            yield batch
+            batch = []
+        batch.append(row)
+    if batch:
+        yield batch
+
+
+def _branch_logprobs(model, tree: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(N,) log p(branch token | prompt, earlier tokens of its branch): one forward pass."""
     model.eval()
-    device = next(model.parameters()).device
-    p = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"][0]
-    answers = [tokenizer(c, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-               for c in candidates]
-    out = []
-    for start in range(0, len(answers), batch_size):
-        chunk = answers[start:start + batch_size]
-        width = max(len(a) for a in chunk)
-        resp = torch.tensor([a + [tokenizer.eos_token_id] * (width - len(a)) for a in chunk])  # (C, T)
-        batch = Generated(p.expand(len(chunk), -1).to(device), torch.ones(len(chunk), len(p),
-                          dtype=torch.long, device=device), resp.to(device),
-                          response_mask(resp, tokenizer.eos_token_id).to(device), list(candidates))
-        logp = token_logprobs(model, batch).sum(1)                                    # (C,)
-        if reduce == "mean":
-            logp = logp / batch.response_mask.sum(1)
-        out.append(logp.double().cpu())
-    return torch.cat(out).numpy()
+    ref = next(model.parameters())
+    first = int(tree["pred_col"].min())                     # no logits needed left of this column
+    with attention_without_cudnn():
+        logits = model(input_ids=tree["ids"].to(ref.device),
+                       attention_mask=tree["mask"].to(ref.device, ref.dtype),
+                       position_ids=tree["position_ids"].to(ref.device), use_cache=False,
+                       logits_to_keep=tree["ids"].shape[1] - first).logits        # (B, L - first, V)
+    rows, cols = tree["token_row"].to(ref.device), (tree["pred_col"] - first).to(ref.device)
+    picked = logits[rows, cols].float()                                            # (N, V)
+    targets = tree["ids"][tree["token_row"], tree["token_col"]].to(ref.device)    # (N,)
+    return (picked.gather(-1, targets[:, None]).squeeze(-1) - picked.logsumexp(-1)).cpu()
 
 
 def normalise_title(title: str) -> str:

@@ -21,6 +21,8 @@ GENRE_TEMPLATE = ("A user recently enjoyed: {history}.\n"
 CHOICE_TEMPLATE = ("A user recently enjoyed: {history}.\n"
                    "Candidates:\n{candidates}\n"
                    "Which one candidate will the user like most? Answer with its title.")
+PREFERENCE_TEMPLATE = ("A user recently liked: {history}.\n"
+                       "Recommend one more item this user will like.")
 EXPLAIN_TEMPLATE = ("{signal}A user recently enjoyed: {history}.\n"
                     "We recommend {title} ({genres}){tags}.\n"
                     "In one or two sentences, explain why this user will like it.")
@@ -57,6 +59,15 @@ def choice_prompt(tokenizer, history_titles: Sequence[str], candidates: Sequence
                                                   candidates=listing))
 
 
+def preference_prompt(tokenizer, liked_titles: Sequence[str], limit: int = 5) -> str:
+    """iALP's preference question: the items the user liked, then "recommend one more" (candidates are scored as replies).
+
+    An empty history reads "nothing yet", so the prompt is still well formed.
+    """
+    history = join_titles(liked_titles, limit) if len(liked_titles) else "nothing yet"
+    return chat(tokenizer, PREFERENCE_TEMPLATE.format(history=history))
+
+
 def explanation_prompt(tokenizer, history_titles: Sequence[str], title: str, genres: Sequence[str],
                        limit: int = 5, tags: Sequence[str] = (), marker: str = "") -> str:
     """Shielded RecRL: explain one recommended item to one user.
@@ -72,5 +83,5 @@ def explanation_prompt(tokenizer, history_titles: Sequence[str], title: str, gen
 
 def template_hash() -> str:
     """Short hash of every template here: part of LLM-output cache keys."""
-    text = "\n".join([SYSTEM, GENRE_TEMPLATE, CHOICE_TEMPLATE, EXPLAIN_TEMPLATE, SIGNAL_LINE])
+    text = "\n".join([SYSTEM, GENRE_TEMPLATE, CHOICE_TEMPLATE, PREFERENCE_TEMPLATE, EXPLAIN_TEMPLATE, SIGNAL_LINE])
     return hashlib.sha256(text.encode()).hexdigest()[:12]

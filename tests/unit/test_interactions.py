@@ -1,7 +1,6 @@
 """Schema validation, ordering, behaviour labels, k-core and id encoding on hand-checked rows."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from recrl_core.data import interactions
