@@ -1,7 +1,7 @@
 """One package per seed paper, built on the toolkits below it.
 
-``shielded`` (Shielded RecRL, Ch. 7) and ``lea`` (LEA, Ch. 8) are written;
-``ialp`` (iALP / A-iALP) and ``laac`` (LAAC) are where the next two methods go.
+``shielded`` (Shielded RecRL, Ch. 7), ``lea`` (LEA, Ch. 8) and ``ialp`` (iALP /
+A-iALP, Ch. 9) are written; ``laac`` (LAAC) is where the next method goes.
 A method may import any toolkit (``train``, ``rl``, ``llm``, ``envs``, ``eval``,
 ``seqrec``, ``data``, ``caching``, ``config``) but never another method: what two
 methods share moves down into a toolkit. Each method's specification — equations,
