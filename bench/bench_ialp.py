@@ -13,9 +13,10 @@ Two measurements, each in a fresh subprocess so that its peak RSS is its own:
    64 sessions per update): Ch. 6's ``fit_a2c`` (the baseline), ``fit_mixture`` with w = 0
    (the same computation through A-iALP's loop), A-iALP_ap (two networks serve) and iALP
    pre-training on the learned user model (the reward model is one more forward per step).
+   ``X_vs_fit_a2c`` is fit_a2c's rate over X's: above 1, X is slower. One untimed warm-up run first.
 
 Prints JSON and writes ``bench/out/ialp.json``.
-Usage: ``RECRL_DATA_DIR=... python bench/bench_ialp.py [--states 24] [--updates 100]``
+Usage: ``RECRL_DATA_DIR=... python bench/bench_ialp.py [--states 24] [--updates 300]``
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ def online(args) -> dict:
                                                            net(0), a2c, np.random.default_rng(0)),
     }
     out = {"items": env.num_items, "sessions_per_update": a2c.num_envs, "updates": a2c.updates}
+    online_a2c.fit_a2c(env.simulator(), net(0), dataclasses.replace(a2c, updates=20), np.random.default_rng(0))  # warm-up
     for name, run in runs.items():
         t = time.perf_counter()
         run()
@@ -123,7 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--states", type=int, default=24)
-    parser.add_argument("--updates", type=int, default=100)
+    parser.add_argument("--updates", type=int, default=300)
     parser.add_argument("--one", choices=list(PARTS))
     parser.add_argument("--parts", default=",".join(PARTS))
     parser.add_argument("--out", type=Path, default=Path("bench/out/ialp.json"))
