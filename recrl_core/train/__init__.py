@@ -4,7 +4,8 @@
 model selection and exact resume), ``online`` (online A2C against a vectorised
 simulator), ``ppo_loop`` (token-level PPO for a language model: rollout, per-token
 rewards, GAE, clipped epochs; the losses live in ``rl.ppo``) and ``checkpoint``
-(safetensors + JSON folders that resume a run exactly).
+(safetensors + JSON folders that resume a run exactly); ``parallel`` runs independent
+jobs (seeds) in worker processes with one torch thread each.
 
 Taught in: sec-next-item-task, sec-sqn-sac, sec-online-a2c, sec-ppo-from-scratch
 """

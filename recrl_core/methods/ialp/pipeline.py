@@ -13,6 +13,8 @@ share one computation, and a changed input makes a new entry:
 * :func:`online` — one online run (``adaptation.fit_mixture``) from given networks, on the
   held-out evaluation of :func:`evaluation`; keyed by the networks' exact weights, so the
   sections that run the same method on the same seed share one run.
+* :func:`pretrain_lessons`, :func:`compare_methods` — one seed of the chapter's pre-training
+  and of its online comparison (:data:`METHODS`), jobs for ``train.parallel.map_jobs``.
 
 Spec: spec-ialp-losses (book/appendix/ialp.md).
 Taught in: sec-ialp-teacher, sec-ialp-online
@@ -162,6 +164,60 @@ def ialp_policy(env: Environment, taught: Taught, rm_cfg: reward_model.RewardMod
         cfg = replace(rm_cfg, seed=seed)
         reward, logs, key = reward_model_for(env, taught, cfg)[0], None, lesson_key(taught, cfg)
     return pretrained(env, reward, a2c_cfg, learned_cfg, seed, key, logs=logs)
+
+
+METHODS = ("A2C from scratch", "iALP frozen", "A-iALP ft", "A-iALP ap", "A-iALP ft, random labels")
+
+
+@dataclass(frozen=True)
+class OnlineJob:
+    """Everything one seed of Ch. 9's online comparison needs (picklable, for ``train.parallel``)."""
+
+    env: Environment
+    taught: Taught             # the LLM's lesson
+    taught_random: Taught      # the random-label control
+    rm_cfg: reward_model.RewardModelConfig
+    a2c_cfg: object            # train.online.A2CConfig with the online updates
+    learned_cfg: learned_env.LearnedEnvConfig
+    adapt_cfg: adaptation.AdaptConfig
+    seed: int
+    eval_sessions: int
+    checkpoints: int
+
+
+def pretrain_lessons(job: OnlineJob) -> dict[str, pd.DataFrame]:
+    """One seed's iALP pre-training on both lessons (cached); the offline sessions per lesson."""
+    return {lesson: ialp_policy(job.env, taught, job.rm_cfg, job.a2c_cfg, job.learned_cfg, job.seed)[1]
+            for lesson, taught in (("llm", job.taught), ("random", job.taught_random))}
+
+
+def compare_methods(job: OnlineJob) -> dict[str, adaptation.MixtureResult]:
+    """One seed: iALP on both lessons, then the five online runs of :data:`METHODS` (all cached).
+
+    Each method is one setting of ``fit_mixture``'s knob, the share w of sessions served by
+    the frozen pre-trained policy: A2C from scratch (w = 0, a fresh network), iALP frozen
+    (w = 1, no learning), A-iALP ft (w = 0 from the pre-trained network, its critic as
+    ``adapt_cfg.ft_critic``), A-iALP ap (adaptive w, the online policy from scratch) and
+    A-iALP ft on the random lesson. The fresh network is the same for every method of a seed.
+    """
+    env, seed, adapt = job.env, job.seed, job.adapt_cfg
+    ev = evaluation(env, job.eval_sessions, job.checkpoints)
+    pre = ialp_policy(env, job.taught, job.rm_cfg, job.a2c_cfg, job.learned_cfg, seed)[0]
+    pre_random = ialp_policy(env, job.taught_random, job.rm_cfg, job.a2c_cfg, job.learned_cfg, seed)[0]
+
+    def fixed(w: float) -> adaptation.AdaptConfig:
+        return replace(adapt, rule="fixed", fixed_w=w)
+
+    def scratch() -> ActorCritic:
+        return new_policy(env, job.a2c_cfg.hidden_size, job.a2c_cfg.encoder, 1000 + seed)
+
+    specs = {"A2C from scratch": (None, scratch(), fixed(0.0), True),
+             "iALP frozen": (pre, None, fixed(1.0), False),
+             "A-iALP ft": (None, adaptation.fine_tune_start(pre, adapt), fixed(0.0), True),
+             "A-iALP ap": (pre, scratch(), adapt, True),
+             "A-iALP ft, random labels": (None, adaptation.fine_tune_start(pre_random, adapt), fixed(0.0), True)}
+    return {method: online(env, p, o, job.a2c_cfg, cfg, seed, ev, learn=learn)
+            for method, (p, o, cfg, learn) in specs.items()}
 
 
 def evaluation(env: Environment, sessions: int, checkpoints: int, seed: int = 321) -> adaptation.Evaluation:

@@ -1,0 +1,50 @@
+"""How sure a difference over seeds is: the mean with its Student-t interval, and a verdict.
+
+Online results differ from seed to seed; a method is compared with a reference by
+the per-seed differences (paired: same seed, same users, same random numbers). A
+claim is *decided* only when the interval excludes zero.
+
+Spec: spec-ialp-built (book/appendix/ialp.md), Measurement.
+Taught in: sec-ialp-online
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Interval:
+    mean: float
+    low: float         # NaN with fewer than two values
+    high: float
+    n: int
+
+    @property
+    def verdict(self) -> str:
+        """"better" (low > 0), "worse" (high < 0) or "undecided"."""
+        return "better" if self.low > 0 else "worse" if self.high < 0 else "undecided"
+
+    def text(self, digits: int = 2) -> str:
+        """e.g. "+0.31 (95 % CI +0.05 to +0.57; better)"."""
+        f = f"{{:+.{digits}f}}"
+        return f"{f.format(self.mean)} (95 % CI {f.format(self.low)} to {f.format(self.high)}; {self.verdict})"
+
+
+def t_interval(values, level: float = 0.95) -> Interval:
+    """Mean of ``values`` (e.g. per-seed differences) and its two-sided Student-t interval.
+
+    .. math::  \\bar d \\pm t_{(1 + \\text{level})/2,\\; n-1}\\; s_d / \\sqrt n
+    """
+    from scipy import stats
+
+    d = np.asarray(values, dtype=np.float64)
+    if d.ndim != 1 or len(d) == 0:
+        raise ValueError(f"need a non-empty 1-D array of values, got shape {d.shape}")
+    mean = float(d.mean())
+    if len(d) < 2:
+        return Interval(mean, float("nan"), float("nan"), 1)
+    half = float(stats.t.ppf(0.5 + level / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
+    return Interval(mean, mean - half, mean + half, len(d))
