@@ -12,6 +12,7 @@ Taught in: sec-lm-as-policy
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,16 @@ class OutputCache:
             return json.loads(path.read_text())["value"]
         except (json.JSONDecodeError, KeyError) as err:
             raise ValueError(f"corrupt LLM cache entry {path}: {err}; delete the file to recompute") from err
+
+    def get_scores(self, key: str, count: int) -> list[float] | None:
+        """A stored list of ``count`` finite numbers (e.g. candidate scores), or None; any other
+        stored value is refused, naming the file to delete."""
+        values = self.get(key)
+        if values is not None and not (isinstance(values, list) and len(values) == count and all(
+                isinstance(v, (int, float)) and math.isfinite(v) for v in values)):
+            raise ValueError(f"LLM cache entry {self.path(key)} does not hold {count} finite scores: "
+                             "delete the file to recompute it")
+        return values
 
     def put(self, key: str, value: Any, parts: dict | None = None) -> None:
         """Store ``value`` (with the key's parts, for humans) atomically."""

@@ -89,6 +89,28 @@ def score_candidate_sets(model, tokenizer, prompts: Sequence[str], candidate_set
     return [s.numpy() for s in sums]
 
 
+def cached_candidate_scores(model, tokenizer, model_name: str, prompts: Sequence[str],
+                            candidate_sets: Sequence[Sequence[str]], store) -> tuple[list[list[float]], int]:
+    """:func:`score_candidate_sets` through an ``llm.cache.OutputCache``: one entry per prompt,
+    keyed by the model name, the prompt and its candidates; only missing entries reach the LM.
+
+    An empty candidate set gets ``[]`` (no LM call, nothing stored). Returns the score lists
+    and the number of prompts the LM scored.
+    """
+    from recrl_core.caching import make_key
+
+    keys = [make_key(model=model_name, prompt=p, candidates=list(c)) for p, c in zip(prompts, candidate_sets)]
+    found = [store.get_scores(key, len(c)) if len(c) else [] for key, c in zip(keys, candidate_sets)]
+    todo = [j for j, value in enumerate(found) if value is None]
+    if todo:
+        scored = score_candidate_sets(model, tokenizer, [prompts[j] for j in todo], [candidate_sets[j] for j in todo])
+        for j, values in zip(todo, scored):
+            found[j] = [float(v) for v in values]
+            store.put(keys[j], found[j], {"model": model_name, "prompt": prompts[j],
+                                          "candidates": list(candidate_sets[j])})
+    return found, len(todo)
+
+
 def _tokenize(tokenizer, prompts, candidate_sets) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
     """Prompt ids (P_b,) and, per prompt, answer ids + EOS (n_bc,); checks for empty inputs."""
     if len(prompts) != len(candidate_sets):

@@ -23,6 +23,8 @@ CHOICE_TEMPLATE = ("A user recently enjoyed: {history}.\n"
                    "Which one candidate will the user like most? Answer with its title.")
 PREFERENCE_TEMPLATE = ("A user recently liked: {history}.\n"
                        "Recommend one more item this user will like.")
+SUGGEST_TEMPLATE = ("I liked these movies: {history}.\n"      # SmolLM2-135M writes lists to this wording
+                    "List {k} other movies I would enjoy, one per line.")
 EXPLAIN_TEMPLATE = ("{signal}A user recently enjoyed: {history}.\n"
                     "We recommend {title} ({genres}){tags}.\n"
                     "In one or two sentences, explain why this user will like it.")
@@ -68,6 +70,12 @@ def preference_prompt(tokenizer, liked_titles: Sequence[str], limit: int = 5) ->
     return chat(tokenizer, PREFERENCE_TEMPLATE.format(history=history))
 
 
+def suggestion_prompt(tokenizer, liked_titles: Sequence[str], k: int, limit: int = 5) -> str:
+    """LAAC's free-generation route: ask for ``k`` titles new to the user, one per line."""
+    history = join_titles(liked_titles, limit) if len(liked_titles) else "nothing yet"
+    return chat(tokenizer, SUGGEST_TEMPLATE.format(history=history, k=k))
+
+
 def explanation_prompt(tokenizer, history_titles: Sequence[str], title: str, genres: Sequence[str],
                        limit: int = 5, tags: Sequence[str] = (), marker: str = "") -> str:
     """Shielded RecRL: explain one recommended item to one user.
@@ -83,5 +91,6 @@ def explanation_prompt(tokenizer, history_titles: Sequence[str], title: str, gen
 
 def template_hash() -> str:
     """Short hash of every template here: part of LLM-output cache keys."""
-    text = "\n".join([SYSTEM, GENRE_TEMPLATE, CHOICE_TEMPLATE, PREFERENCE_TEMPLATE, EXPLAIN_TEMPLATE, SIGNAL_LINE])
+    text = "\n".join([SYSTEM, GENRE_TEMPLATE, CHOICE_TEMPLATE, PREFERENCE_TEMPLATE, SUGGEST_TEMPLATE,
+                      EXPLAIN_TEMPLATE, SIGNAL_LINE])
     return hashlib.sha256(text.encode()).hexdigest()[:12]

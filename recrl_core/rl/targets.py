@@ -1,4 +1,4 @@
-"""Bootstrap targets for Q-learning: one-step TD and double-Q.
+"""Bootstrap targets for Q-learning: one-step TD, double-Q, and Polyak-averaged target networks.
 
 Both functions are plain arithmetic on tensors. They do not detach: the
 losses treat the target as a constant (``sg``), and the training loop computes
@@ -56,3 +56,22 @@ def double_q_target(reward: torch.Tensor, done: torch.Tensor, q_next_main: torch
     best = q_next_main.argmax(dim=-1, keepdim=True)             # (B, 1) selector from the main net
     q_best = q_next_target.gather(-1, best).squeeze(-1)         # (B,)   value from the target net
     return td_target(reward, done, q_best, gamma)
+
+
+@torch.no_grad()
+def polyak_update(target: torch.nn.Module, source: torch.nn.Module, tau: float) -> None:
+    """Move every target parameter a step ``tau`` towards the source's (in place).
+
+    .. math::
+        \\bar\\phi \\leftarrow (1 - \\tau)\\,\\bar\\phi + \\tau\\,\\phi
+
+    Args:
+        target, source: modules with the same parameter names and shapes.
+        tau: in (0, 1]; 1 copies the source.
+    Reference: Lillicrap et al., 2016 (DDPG); lightATAC (tau = 5e-3); spec-atac.
+    Taught in: sec-laac-critic
+    """
+    if not 0.0 < tau <= 1.0:
+        raise ValueError(f"tau must be in (0, 1], got {tau}")
+    for t, s in zip(target.parameters(), source.parameters(), strict=True):
+        t.mul_(1.0 - tau).add_(s, alpha=tau)

@@ -135,7 +135,7 @@ def fit_supervised(model, buffer: ReplayBuffer, val: EvalEvents, cfg: Supervised
     """Train ``model`` (a ``TwoHead``; only its supervised head) with cross-entropy."""
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     models, optimizers = {"net0": model}, {"net0": optimizer}
-    return _run(models, optimizers, buffer, val, cfg, eval_cfg, rng, checkpoint_dir, stop_at_step,
+    return run_updates(models, optimizers, buffer, val, cfg, eval_cfg, rng, checkpoint_dir, stop_at_step,
                 show_progress, desc="CE", step_fn=lambda step, batch: supervised_step(model, optimizer, batch),
                 eval_model=lambda: model)
 
@@ -205,14 +205,19 @@ def fit_rl(pair: DoubleQPair, method: str, buffer: ReplayBuffer, val: EvalEvents
     models = {f"net{i}": net for i, net in enumerate(pair.networks)}
     optimizers = {f"opt{i}": opt for i, opt in enumerate(pair.optimizers)}
     optimizers |= {f"opt2_{i}": opt for i, opt in enumerate(pair.optimizers_phase2 or [])}
-    return _run(models, optimizers, buffer, val, cfg, eval_cfg, rng, checkpoint_dir, stop_at_step,
+    return run_updates(models, optimizers, buffer, val, cfg, eval_cfg, rng, checkpoint_dir, stop_at_step,
                 show_progress, desc=method.upper(), step_fn=step_fn,
                 eval_model=lambda: pair.networks[last["main"]])
 
 
-def _run(models, optimizers, buffer, val, cfg, eval_cfg, rng, checkpoint_dir, stop_at_step,
-         show_progress, *, desc, step_fn, eval_model) -> FitResult:
-    """The shared loop body: sample, update, evaluate, select, checkpoint."""
+def run_updates(models, optimizers, buffer, val, cfg, eval_cfg, rng, checkpoint_dir, stop_at_step,
+                show_progress, *, desc, step_fn, eval_model) -> FitResult:
+    """The shared loop body of every offline learner: sample, update, evaluate, select, checkpoint.
+
+    ``cfg`` needs ``batch_size``, ``epochs`` and ``eval_every``; ``step_fn(step, batch)`` makes
+    one update and returns the logged parts; ``eval_model()`` is the scorer validated and
+    selected (``models`` and ``optimizers``, by name, are what a checkpoint holds).
+    """
     steps = total_steps(len(buffer), cfg.batch_size, cfg.epochs)
     selector, rows, start = _Selector(), [], 0
     # a module to carry the selected weights in and out of a checkpoint (only when checkpointing)

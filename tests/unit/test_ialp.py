@@ -238,7 +238,9 @@ def test_llm_scores_are_the_candidate_likelihoods_and_cached(tiny_lm, lm_tokeniz
     def no_llm(*args, **kwargs):
         raise AssertionError("the LLM was called although every state is cached")
 
-    monkeypatch.setattr(llm_teacher, "score_candidate_sets", no_llm)
+    import recrl_core.llm.candidates as cand
+
+    monkeypatch.setattr(cand, "score_candidate_sets", no_llm)
     again, stats = llm_teacher.llm_scores(tiny_lm, lm_tokenizer, "tiny", TEXTS, _histories(), pools, cfg, tmp_path)
     assert stats["from_cache"] == 3 and np.array_equal(again, scores)
     with pytest.raises(AssertionError, match="the LLM was called"):           # new candidates: a new entry

@@ -2,7 +2,7 @@
 
 For a state, the prompt lists the items the user liked and asks for one more
 (``llm.prompts.preference_prompt``); every candidate's text is scored as the reply,
-the mean log-probability per token (``llm.candidates.score_candidate_sets``: the prompt
+the mean log-probability per token (``llm.candidates.cached_candidate_scores``: the prompt
 is computed once per state, its candidates are branches behind it). Every state's
 scores are stored in ``llm.cache.OutputCache("ialp-labels")`` under the model, the
 prompt and the candidate texts, so a second run makes no LLM call, and any change of
@@ -19,10 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from recrl_core.caching import make_key
 from recrl_core.llm import prompts
 from recrl_core.llm.cache import OutputCache
-from recrl_core.llm.candidates import score_candidate_sets
+from recrl_core.llm.candidates import cached_candidate_scores
 from recrl_core.methods.ialp import labels
 from recrl_core.methods.ialp.labels import LabelConfig
 
@@ -43,19 +42,12 @@ def llm_scores(lm, tokenizer, lm_name: str, item_texts: list[str], histories: tu
     liked = labels.liked_texts(item_texts, *histories)
     asks = [prompts.preference_prompt(tokenizer, titles, cfg.history_shown) for titles in liked]
     replies = [[item_texts[i] for i in pool] for pool in pools]
-    store = OutputCache("ialp-labels", cache_root)
-    keys = [make_key(model=lm_name, prompt=ask, candidates=reply) for ask, reply in zip(asks, replies)]
-    found = [_checked(store, key, len(reply)) for key, reply in zip(keys, replies)]
-    todo = [j for j, value in enumerate(found) if value is None]
-    if todo:
-        scored = score_candidate_sets(lm, tokenizer, [asks[j] for j in todo], [replies[j] for j in todo])
-        for j, values in zip(todo, scored):
-            found[j] = [float(v) for v in values]
-            store.put(keys[j], found[j], {"model": lm_name, "prompt": asks[j], "candidates": replies[j]})
+    found, scored = cached_candidate_scores(lm, tokenizer, lm_name, asks, replies,
+                                            OutputCache("ialp-labels", cache_root))
     scores = np.array(found, dtype=np.float64).reshape(pools.shape)
     if cfg.llm_score == "pmi":
         scores = scores - prior_scores(lm, tokenizer, lm_name, item_texts, pools, cfg, cache_root)[pools]
-    stats = {"states": len(pools), "from_cache": len(pools) - len(todo), "llm_scored": len(todo),
+    stats = {"states": len(pools), "from_cache": len(pools) - scored, "llm_scored": scored,
              "nothing_liked": int(sum(not titles for titles in liked)),
              "no_preference": int((scores.max(axis=1) == scores.min(axis=1)).sum()),
              "seconds": time.perf_counter() - t0}
@@ -72,25 +64,11 @@ def prior_scores(lm, tokenizer, lm_name: str, item_texts: list[str], pools: np.n
     items = np.unique(pools)
     ask = prompts.preference_prompt(tokenizer, [])
     reply = [item_texts[i] for i in items]
-    store = OutputCache("ialp-labels", cache_root)
-    key = make_key(model=lm_name, prompt=ask, candidates=reply)
-    values = _checked(store, key, len(reply))
-    if values is None:
-        values = [float(v) for v in score_candidate_sets(lm, tokenizer, [ask], [reply])[0]]
-        store.put(key, values, {"model": lm_name, "prompt": ask, "candidates": reply})
+    (values,), _ = cached_candidate_scores(lm, tokenizer, lm_name, [ask], [reply],
+                                           OutputCache("ialp-labels", cache_root))
     out = np.full(len(item_texts), np.nan)
     out[items] = values
     return out
-
-
-def _checked(store: OutputCache, key: str, count: int) -> list[float] | None:
-    """A cached score list, or None; an entry that is not ``count`` finite numbers is refused, naming its file."""
-    values = store.get(key)
-    if values is not None and not (isinstance(values, list) and len(values) == count
-                                   and all(isinstance(v, (int, float)) and np.isfinite(v) for v in values)):
-        raise ValueError(f"LLM cache entry {store.path(key)} does not hold {count} finite scores: "
-                         "delete the file to recompute it")
-    return values
 
 
 class LLMPolicy:
