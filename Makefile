@@ -70,6 +70,7 @@ bench: setup data                     ## benchmarks, JSON on stdout and in bench
 	$(BIN)/python bench/bench_explainer.py
 	$(BIN)/python bench/bench_lea.py
 	$(BIN)/python bench/bench_ialp.py
+	$(BIN)/python bench/bench_laac.py
 	$(BIN)/python bench/bench_gpu_ppo.py
 	$(BIN)/python bench/bench_commands.py
 

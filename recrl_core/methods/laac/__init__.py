@@ -1,10 +1,19 @@
-"""LAAC (Woo et al., 2025): an LLM as reference policy in an adversarial actor-critic — not written yet.
+"""LAAC (Woo et al., 2025): an LLM as reference policy in an adversarial actor-critic, for novel items.
 
-This package is where the method goes when its chapter is written: cached LLM
-suggestions of novel items, a critic over the catalogue trained against the LLM's
-reference policy with an anchor that keeps unexplored items' values near those of
-well-estimated dataset actions, and a softmax actor. It holds no code yet; the
-design, with what is known from the paper and what is this book's reconstruction,
-is the appendix page spec-laac (book/appendix/laac.md). It will build on
-``seqrec``, ``rl``, ``eval.metrics`` (beyond-accuracy metrics) and ``llm.candidates``.
+Modules, in the order of the method:
+
+* ``laac_task`` — Ch. 4's MovieLens logs aligned with Ch. 6's grounded simulator (the true
+  appeal of every (user, item) pair), the head-dominated imbalanced logs, reference lists
+  that differ only in who chose (random, popular, greedy MF, oracle) and their quality;
+* ``suggestions`` — the LLM's suggestions of items new to each user (pool scoring, cached;
+  free generation mapped to the catalogue, with counts) and the reference distribution;
+* ``adversarial`` — the critic's relative pessimism against the reference, the Bellman
+  error with a Polyak target, the anchor, the actor's loss, the norm projection and the
+  training step (:class:`~recrl_core.methods.laac.adversarial.LAACLearner`);
+* ``experiments`` — one picklable run per (method, log, seed) for ``train.parallel``, with
+  offline metrics, the true appeal of novel top-10 lists, and the critic's values against
+  the truth.
+
+Spec: spec-laac (book/appendix/laac.md). Taught in Ch. 10: sec-laac-suggestions,
+sec-laac-critic, sec-laac-results.
 """
