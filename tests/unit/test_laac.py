@@ -271,6 +271,12 @@ def test_suggestions_first_puts_suggestions_in_order_then_the_fallback():
     assert s[1].argsort(descending=True).tolist() == [0, 1, 2, 3, 4]
 
 
-def test_unknown_method_is_refused():
+def test_unknown_method_or_log_is_refused():
     with pytest.raises(ValueError, match="laac"):
         experiments.run(experiments.RunJob("dqn", "balanced", 0, None))
+
+    class _Shared:
+        transitions = {"balanced": None}
+
+    with pytest.raises(ValueError, match="balanced"):
+        experiments.run(experiments.RunJob("ce", "balnced", 0, _Shared()))

@@ -68,6 +68,7 @@ class RunJob:
     shared: Shared
     laac_overrides: tuple = ()        # (field, value) pairs replacing LAACConfig fields, e.g. (("anchor_weight", 0.1),)
     label: str | None = None          # the row's name in the results (default: the method)
+    backbone: str | None = None       # replaces Shared.encoder's backbone (e.g. "sasrec")
 
 
 class SuggestionsFirst:
@@ -135,18 +136,21 @@ def run(job: RunJob) -> dict:
     if job.method not in METHODS:
         raise ValueError(f"unknown method {job.method!r}; choose one of: {', '.join(METHODS)}")
     sh, t0 = job.shared, time.perf_counter()
+    if job.log not in sh.transitions:
+        raise ValueError(f"unknown log {job.log!r}; this Shared holds: {', '.join(sh.transitions)}")
     buffer = ReplayBuffer(sh.transitions[job.log])
     rng = np.random.default_rng(job.seed)
     num_items = sh.appeal.shape[1]
-    out: dict = {"method": job.label or job.method, "log": job.log, "seed": job.seed}
+    enc = sh.encoder if job.backbone is None else replace(sh.encoder, backbone=job.backbone)
+    out: dict = {"method": job.label or job.method, "log": job.log, "seed": job.seed, "backbone": enc.backbone}
     if job.method == "ce":
-        scorer = heads.make_net(sh.encoder, num_items, job.seed)
+        scorer = heads.make_net(enc, num_items, job.seed)
         fit = loops.fit_supervised(scorer, buffer, sh.val, replace(sh.supervised, seed=job.seed), sh.eval_cfg, rng)
         scorer.load_state_dict(fit.best_state)
         scorer.eval()
         out["llm_only_metrics"] = evaluate_policy(SuggestionsFirst(sh.references["llm"], scorer), sh)
     elif job.method == "sqn":
-        pair = make_pair(sh.encoder, num_items, job.seed, sh.sqn.lr)
+        pair = make_pair(enc, num_items, job.seed, sh.sqn.lr)
         fit = loops.fit_rl(pair, "sqn", buffer, sh.val, replace(sh.sqn, seed=job.seed), sh.eval_cfg, rng)
         scorer = pair.networks[0]
         scorer.load_state_dict(fit.best_state)
@@ -158,8 +162,8 @@ def run(job: RunJob) -> dict:
         ref_name = REFERENCE_OF.get(job.method)
         reference = adversarial.Reference() if ref_name is None else adversarial.Reference(
             sh.references[ref_name], sh.references[ref_name + "_weights"])
-        critic = heads.make_net(sh.encoder, num_items, 1000 + job.seed)
-        actor = heads.make_net(sh.encoder, num_items, job.seed)
+        critic = heads.make_net(enc, num_items, 1000 + job.seed)
+        actor = heads.make_net(enc, num_items, job.seed)
         learner = adversarial.LAACLearner(critic, actor, reference, cfg)
         fit = adversarial.fit_laac(learner, buffer, sh.val, sh.eval_cfg, rng)
         critic.eval()

@@ -40,14 +40,15 @@ class LAACTaskConfig:
     history_shown: int = 5        # liked titles in a prompt (Proposed)
     generate_users: int = 24      # users on whom free generation is shown and measured
     num_seeds: int = 5            # seeds per results row (house rule >= 3)
+    backbones: tuple[str, ...] = ("gru4rec", "caser", "sasrec")   # Ch. 3 encoders of the results table
     seed: int = 0                 # pools, imbalance draw, random reference
 
-    SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("max_users", "generate_users", "num_seeds")
+    SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("max_users", "generate_users", "num_seeds", "backbones")
 
     @classmethod
     def for_mode(cls, mode: Mode) -> "LAACTaskConfig":
-        sizes = {Mode.FULL: {}, Mode.BOOK: dict(max_users=200, generate_users=12),
-                 Mode.SMOKE: dict(num_seeds=1, generate_users=2)}[mode]
+        sizes = {Mode.FULL: {}, Mode.BOOK: dict(max_users=200, generate_users=12, backbones=("gru4rec",)),
+                 Mode.SMOKE: dict(num_seeds=1, generate_users=2, backbones=("gru4rec",))}[mode]
         return replace(cls(), **sizes)
 
 
