@@ -348,3 +348,15 @@ def test_lift_interval_brackets_the_lift_and_shrinks_with_more_states(rng):
     assert high_small - low_small > 2 * (high - low)                      # ~sqrt(10) wider with 10x fewer states
     perfect = labels.lift_interval(truth, truth, np.random.default_rng(1))
     assert perfect == pytest.approx((1.0, 1.0))
+
+
+def test_a_run_that_finished_no_session_survives_the_cache_and_the_summary():
+    from recrl_core.methods.ialp import pipeline
+
+    empty = pd.DataFrame(columns=["episode", "update", "return", "length"])
+    back = pipeline._frame(pipeline._frame_json(empty))
+    assert list(back.columns) == list(empty.columns) and len(back) == 0
+    assert pipeline._frame('[{"a": 1}]').to_dict("list") == {"a": [1]}            # older entries: plain records
+    result = adaptation.MixtureResult(back, pd.DataFrame(), np.zeros(3), pd.DataFrame({"served": [1.0, 0.5]}))
+    summary = adaptation.curve_summary(result, updates=4)
+    assert np.isnan(summary["auc"]) and np.isnan(summary["length"]) and summary["dip"] == -0.5

@@ -273,5 +273,6 @@ def curve_summary(result: MixtureResult, updates: int, bins: int = 20) -> dict[s
     served = ev["served"].to_numpy() if len(ev) else np.array([np.nan])
     return {"jump_start": float(served[0]), "final": float(served[-1]),
             "dip": float(min(0.0, np.nanmin(served - served[0]))) if len(ev) else float("nan"),
-            "auc": float(ep["return"].mean()), "length": float(ep["length"].mean()),
+            "auc": float(ep["return"].mean()) if len(ep) else float("nan"),
+            "length": float(ep["length"].mean()) if len(ep) else float("nan"),
             "coverage": float((result.item_counts > 0).mean())}

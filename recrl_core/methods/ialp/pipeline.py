@@ -141,9 +141,9 @@ def pretrained(env: Environment, reward, a2c_cfg, cfg: learned_env.LearnedEnvCon
     stored = store.load(key)
     if stored is not None:
         net.load_state_dict(stored[0])
-        return net, pd.DataFrame(json.loads(stored[1]["episodes"]))
+        return net, _frame(stored[1]["episodes"])
     result = learned_env.pretrain(logs, reward, net, a2c_cfg, cfg, np.random.default_rng(seed))
-    store.save(key, net.state_dict(), meta={"episodes": result.episodes.to_json(orient="records", double_precision=15)})
+    store.save(key, net.state_dict(), meta={"episodes": _frame_json(result.episodes)})
     return net, result.episodes
 
 
@@ -245,16 +245,29 @@ def online(env: Environment, pre_net: ActorCritic | None, on_net: ActorCritic | 
     stored = store.load(key)
     if stored is not None:
         tensors, meta = stored
-        frames = {name: pd.DataFrame(json.loads(meta[name])) for name in ("episodes", "losses", "evaluations")}
+        frames = {name: _frame(meta[name]) for name in ("episodes", "losses", "evaluations")}
         return adaptation.MixtureResult(frames["episodes"], frames["losses"], tensors["item_counts"].numpy(),
                                         frames["evaluations"])
     on_net = copy.deepcopy(on_net) if on_net is not None else None
     result = adaptation.fit_mixture(env.simulator(), pre_net, on_net, a2c_cfg, adapt, np.random.default_rng(seed),
                                     learn=learn, evaluation=ev)
     store.save(key, {"item_counts": torch.as_tensor(result.item_counts)},
-               meta={name: getattr(result, name).to_json(orient="records", double_precision=15) for name in ("episodes", "losses",
-                                                                                        "evaluations")})
+               meta={name: _frame_json(getattr(result, name)) for name in ("episodes", "losses", "evaluations")})
     return result
+
+
+def _frame_json(frame: pd.DataFrame) -> str:
+    """A frame as JSON that keeps its columns when it has no rows (a run that finished no session)."""
+    return json.dumps({"columns": [str(c) for c in frame.columns],
+                       "records": json.loads(frame.to_json(orient="records", double_precision=15))})
+
+
+def _frame(text: str) -> pd.DataFrame:
+    """The frame of :func:`_frame_json` (or a plain list of records, as older cache entries hold)."""
+    data = json.loads(text)
+    if isinstance(data, dict):
+        return pd.DataFrame(data["records"], columns=data["columns"])
+    return pd.DataFrame(data)
 
 
 def _weights(net: ActorCritic | None) -> str | None:
