@@ -104,7 +104,7 @@ def updates_part(args) -> dict:
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
     pair = make_pair(shared.encoder, n, 0, shared.sqn.lr)
     learner = adversarial.LAACLearner(heads.make_net(shared.encoder, n, 1), heads.make_net(shared.encoder, n, 0),
-                                      adversarial.Reference(refs["llm"], shared.references["llm_weights"]),
+                                      adversarial.Reference(refs["llm"], suggestions.reference_weights(refs["llm"])),
                                       shared.laac)
     runs = {"ce": lambda step, b: loops.supervised_step(net, opt, b),
             "sqn": lambda step, b: loops.rl_step(pair, b, "sqn", shared.sqn, step, rng),

@@ -110,7 +110,7 @@ def test_polyak_update_and_norm_projection():
     adv.project_norm(source, 1.0)
     assert source.weight.norm().item() == pytest.approx(1.0)
     assert source.weight[0].tolist() == pytest.approx([0.6, 0.8])
-    assert source.bias.item() == pytest.approx(1.0)                        # 2 -> norm 1
+    assert source.bias.item() == pytest.approx(2.0)                        # biases are not projected (lightATAC)
     small = torch.nn.Linear(2, 1)
     with torch.no_grad():
         small.weight.fill_(0.1)
@@ -123,7 +123,10 @@ def test_config_refuses_unknown_choices():
         adv.LAACConfig(anchor="l1")
     with pytest.raises(ValueError, match="actor_every"):
         adv.LAACConfig(actor_every=0)
-    assert adv.LAACConfig.for_mode(Mode.SMOKE).anchor == adv.LAACConfig().anchor
+    for mode in Mode:                                     # modes change sizes only, never the losses
+        cfg = adv.LAACConfig.for_mode(mode)
+        assert {f: getattr(cfg, f) for f in vars(cfg) if f not in adv.LAACConfig.SIZE_FIELDS} == \
+            {f: getattr(adv.LAACConfig(), f) for f in vars(cfg) if f not in adv.LAACConfig.SIZE_FIELDS}
 
 
 def _toy_batch(num_items=6, users=3, rows=8, seed=0):
@@ -174,8 +177,8 @@ def test_pools_exclude_seen_items_and_do_not_depend_on_other_users():
     pools = suggestions.candidate_pools(seen, pop, size=8, popular_share=0.5, seed=3)
     assert len(pools[0]) == 8 and not set(pools[0]) & {0, 1, 2} and len(set(pools[0])) == 8
     assert len(pools[1]) == 0                                               # saw everything: empty pool
-    alone = suggestions.candidate_pools([seen[2]], pop, 8, 0.5, 3)
-    assert np.array_equal(alone[0], suggestions.candidate_pools([np.array([5])], pop, 8, 0.5, 3)[0])
+    others = suggestions.candidate_pools([np.array([9]), np.array([], dtype=np.int64), seen[2]], pop, 8, 0.5, 3)
+    assert np.array_equal(pools[2], others[2]) and 5 not in pools[2]       # user 2's pool ignores users 0 and 1
     again = suggestions.candidate_pools(seen, pop, 8, 0.5, 3)
     assert all(np.array_equal(x, y) for x, y in zip(pools, again))
 
@@ -200,14 +203,14 @@ def test_scoring_route_reuses_and_invalidates_its_cache(tiny_lm, lm_tokenizer, t
     liked = [["Heat (1995)"], []]
     pools = [np.array([1, 2, 3]), np.array([], dtype=np.int64)]
     first = suggestions.score_pools(tiny_lm, lm_tokenizer, "tiny", TITLES, liked, pools, k=2, cache_root=tmp_path)
-    assert first.stats["llm_scored"] == 1 and first.stats["empty_pool"] == 1
+    assert first.stats["llm_scored"] == 1 and first.stats["empty_pool"] == 1 and first.stats["from_cache"] == 0
     assert first.stats["no_liked_history"] == 1
     assert set(first.items[0]) <= {1, 2, 3} and first.items[1].tolist() == [-1, -1]
     import recrl_core.llm.candidates as cand
 
     monkeypatch.setattr(cand, "score_candidate_sets", lambda *a, **k: pytest.fail("LLM called on a cached user"))
     again = suggestions.score_pools(tiny_lm, lm_tokenizer, "tiny", TITLES, liked, pools, k=2, cache_root=tmp_path)
-    assert again.stats["from_cache"] == 2 and np.array_equal(again.items, first.items)
+    assert again.stats["from_cache"] == 1 and np.array_equal(again.items, first.items)
     monkeypatch.undo()
     other = suggestions.score_pools(tiny_lm, lm_tokenizer, "tiny", TITLES, [["Up (2009)"], []], pools, k=2,
                                     cache_root=tmp_path)
@@ -247,6 +250,46 @@ def test_imbalance_keeps_the_head_and_thins_the_tail():
     assert thin.equals(laac_task.imbalance(train, 0.04, 0.2, seed=0))
     with pytest.raises(ValueError, match="tail_keep"):
         laac_task.imbalance(train, 0.2, 0.0, 0)
+
+
+def test_head_items_and_novel_appeal_lists():
+    train = pd.DataFrame({"user_idx": np.zeros(6, int), "item_idx": [3, 3, 3, 1, 1, 7]})
+    assert laac_task.head_items(train, 0.34).tolist() == [3] and laac_task.head_items(train, 0.67).tolist() == [1, 3]
+
+    class _Prep:
+        num_train_users = 4
+
+        def item_users(self):
+            return np.array([1, 2, 3, 4])
+
+    appeal = np.array([[0.9, 0.2, 0.4, 0.6], [0.1, 0.8, 0.3, 0.5]])
+    logged = np.array([[True, False, False, False], [False, False, False, True]])
+    task = laac_task.Task(_Prep(), ["a", "b", "c", "d"], np.eye(4), appeal, logged, None)
+    lists = np.array([[0, 2], [1, -1]])
+    q = laac_task.list_quality(lists, task, np.array([0, 1]), {0: {0}, 1: {3}})
+    assert q["hit@K"] == 0.5                                  # user 0's held-out item 0 is listed
+    assert q["appeal"] == pytest.approx((0.4 + 0.8) / 2)      # item 0 was logged by user 0: not scored
+    assert q["share_in_log"] == pytest.approx(1 / 3) and q["popularity"] == pytest.approx((1 + 3 + 2) / 3)
+    oracle = laac_task.pick_from_pools([np.array([0, 1, 2]), np.array([1, 3])], task.novel_appeal(), 2, 0)
+    assert oracle.tolist() == [[2, 1], [1, -1]]               # logged pairs are never the oracle's pick
+
+
+class _Fixed:
+    def score(self, users, items, lengths):
+        return torch.tensor([[4.0, 3.0, 2.0, 1.0]]).expand(len(users), 4).clone()
+
+
+def test_novel_top_skips_what_the_user_ever_logged():
+    logged = np.array([[True, False, True, False], [False, False, False, False]])
+
+    class _Events:
+        users, items, lengths = np.array([0, 1]), np.zeros((2, 1), dtype=np.int64), np.ones(2, dtype=np.int64)
+
+        def __len__(self):
+            return 2
+
+    top = experiments.novel_top(_Fixed(), _Events(), logged, k=2)
+    assert top.tolist() == [[1, 3], [0, 1]]
 
 
 def test_pick_from_pools_and_top_unseen():

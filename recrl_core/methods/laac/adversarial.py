@@ -20,7 +20,7 @@ with :math:`y = r + \\gamma (1-d)\\, \\bar f(s', \\pi(s'))` from a Polyak-averag
     - \\eta \\log \\pi(a_D\\mid s)
 
 with the critic held fixed. After each critic step its weights are projected to a
-maximum norm (per tensor, as lightATAC) and the target moves by Polyak averaging.
+maximum norm (each layer's ``weight``, as lightATAC) and the target moves by Polyak averaging.
 
 Reference: Cheng et al., ICML 2022 (ATAC), lightATAC; Woo et al., 2025 (LAAC); spec-laac-losses.
 Taught in: sec-laac-critic
@@ -148,11 +148,15 @@ def actor_loss(logits: torch.Tensor, f: torch.Tensor, action: torch.Tensor, ref_
 
 @torch.no_grad()
 def project_norm(module: torch.nn.Module, max_norm: float) -> None:
-    """Scale each parameter tensor whose L2 norm exceeds ``max_norm`` back onto that norm."""
-    for p in module.parameters():
-        norm = p.norm()
-        if norm > max_norm:
-            p.mul_(max_norm / norm)
+    """Scale each submodule's ``weight`` whose L2 norm exceeds ``max_norm`` back onto that norm.
+
+    As lightATAC's ``l2_projection``: only tensors named ``weight`` (linear, embedding and
+    normalisation layers); biases and recurrent weights (``weight_ih_l0``, ...) are left alone.
+    """
+    for sub in module.modules():
+        w = getattr(sub, "weight", None)
+        if isinstance(w, torch.nn.Parameter) and w.norm() > max_norm:
+            w.mul_(max_norm / w.norm())
 
 
 class Reference:
@@ -185,8 +189,7 @@ class LAACLearner:
     def step(self, step: int, batch: dict) -> dict[str, float]:
         """One critic update; an actor update every ``cfg.actor_every`` steps. Returns the logged parts.
 
-        The actor's loss reads the critic's values from before this step's critic update, as
-        lightATAC computes both losses from one forward pass.
+        The actor's loss reads the critic after this step's update and projection, as lightATAC does.
         """
         cfg = self.cfg
         act = step % cfg.actor_every == 0
@@ -206,7 +209,8 @@ class LAACLearner:
         polyak_update(self.target, self.critic, cfg.tau)
         logged = {f"critic/{k}": float(v.detach()) for k, v in parts.items()}
         if act:
-            f = f.detach()
+            with torch.no_grad():
+                f = self.critic.q_values(batch["state"], batch["len_state"])            # the updated critic
             a_parts = actor_loss(logits, f, batch["action"], reference_value(f, ref_items, ref_w), cfg,
                                  warm=step < cfg.warmup_steps)
             self.actor_opt.zero_grad()

@@ -32,6 +32,7 @@ from recrl_core.data.replay import ReplayBuffer
 from recrl_core.data.sequences import EvalEvents
 from recrl_core.eval import offline
 from recrl_core.methods.laac import adversarial
+from recrl_core.methods.laac.suggestions import reference_weights
 from recrl_core.seqrec import heads
 
 METHODS = ("ce", "sqn", "atac", "laac", "laac_no_anchor", "laac_random", "laac_oracle")
@@ -45,7 +46,7 @@ class Shared:
     transitions: dict                 # log name -> adversarial.UserTransitions
     val: EvalEvents
     test: EvalEvents
-    references: dict                  # name -> (U, K) items, -1 padded
+    references: dict                  # name -> (U, K) items, -1 padded (weights: LAACConfig.llm_reference, per run)
     appeal: np.ndarray                # (U, N) true click probability
     world_logged: np.ndarray          # (U, N) bool
     item_users: np.ndarray            # (N,) training users per item (novelty)
@@ -161,7 +162,7 @@ def run(job: RunJob) -> dict:
             cfg = replace(cfg, anchor_weight=0.0)
         ref_name = REFERENCE_OF.get(job.method)
         reference = adversarial.Reference() if ref_name is None else adversarial.Reference(
-            sh.references[ref_name], sh.references[ref_name + "_weights"])
+            sh.references[ref_name], reference_weights(sh.references[ref_name], cfg.llm_reference))
         critic = heads.make_net(enc, num_items, 1000 + job.seed)
         actor = heads.make_net(enc, num_items, job.seed)
         learner = adversarial.LAACLearner(critic, actor, reference, cfg)
@@ -179,11 +180,10 @@ def run(job: RunJob) -> dict:
 
 def build_shared(task, logs: dict, references: dict, mode, *, probe_rows: int = 512,
                  encoder: heads.EncoderConfig | None = None, laac: adversarial.LAACConfig | None = None) -> Shared:
-    """The arrays every run needs: transitions per log (with users), references with their weights,
-    the simulator's truth, novelty and ILD inputs, and the probed training rows (seeded, first log)."""
+    """The arrays every run needs: transitions per log (with users), the reference lists, the
+    simulator's truth, novelty and ILD inputs, and the probed training rows of every log (seeded)."""
     from recrl_core.data.transitions import TransitionConfig, build_transitions
     from recrl_core.llm.embeddings import embed_texts
-    from recrl_core.methods.laac.suggestions import reference_weights
     from recrl_core.rl import sqn
     from recrl_core.train import loops
 
@@ -195,9 +195,7 @@ def build_shared(task, logs: dict, references: dict, mode, *, probe_rows: int = 
              for name, frame in logs.items()}
     probe = {name: np.sort(np.random.default_rng(0).choice(len(t), size=min(probe_rows, len(t)), replace=False))
              for name, t in trans.items()}
-    refs = dict(references)
-    refs |= {f"{name}_weights": reference_weights(items, laac.llm_reference) for name, items in references.items()}
-    return Shared(transitions=trans, val=task.prep.val, test=task.prep.test, references=refs, appeal=task.appeal,
+    return Shared(transitions=trans, val=task.prep.val, test=task.prep.test, references=dict(references), appeal=task.appeal,
                   world_logged=task.world_logged, item_users=task.prep.item_users(),
                   num_train_users=task.prep.num_train_users, genre_vectors=task.genre_vectors,
                   text_vectors=embed_texts(task.titles), probe=probe, encoder=enc,

@@ -59,13 +59,22 @@ class Task:
     prep: prepare.Prepared
     titles: list[str]                 # (N,) per encoded item
     genre_vectors: np.ndarray         # (N, G) 0/1
-    appeal: np.ndarray                # (U, N) true click probability, sigmoid(logit), logged pairs included
+    appeal: np.ndarray                # (U, N) true click probability, sigmoid(logit); on logged pairs an in-sample fit
     world_logged: np.ndarray          # (U, N) bool: pairs the user ever logged (all splits)
     world: grounded.GroundedWorld
 
     @property
     def num_items(self) -> int:
         return self.prep.num_items
+
+    def novel_appeal(self) -> np.ndarray:
+        """(U, N) the appeal of pairs the user never logged, NaN on logged pairs.
+
+        The simulator was fitted to every logged pair (all splits), so its value there is an
+        in-sample fit, and the simulator itself never clicks them again; the oracle and the
+        appeal of lists use only the pairs it predicts out of sample.
+        """
+        return np.where(self.world_logged, np.nan, self.appeal)
 
 
 def load_task(mode: Mode, data_dir: Path, cfg: LAACTaskConfig | None = None) -> Task:
@@ -88,18 +97,19 @@ def load_task(mode: Mode, data_dir: Path, cfg: LAACTaskConfig | None = None) -> 
     return Task(prep, titles, vectors, session.sigmoid(logits), world.logged[user_row][:, item_col], world)
 
 
-def imbalance(train: pd.DataFrame, head_share: float, tail_keep: float, seed: int) -> pd.DataFrame:
-    """A head-dominated training log: every event on a head item, a ``tail_keep`` share of the rest.
-
-    The head is the ``head_share`` of items with the most training events (ties by index).
-    The draw is seeded; the frame keeps its (user, time) order.
-    """
-    if not (0 < head_share <= 1 and 0 < tail_keep <= 1):
-        raise ValueError(f"head_share and tail_keep must be in (0, 1], got {head_share}, {tail_keep}")
+def head_items(train: pd.DataFrame, head_share: float) -> np.ndarray:
+    """The ``head_share`` of the items with training events that have the most events (ties by index)."""
     counts = train["item_idx"].value_counts()
     ranked = counts.index[np.lexsort((counts.index.to_numpy(), -counts.to_numpy()))]
-    head = set(ranked[:max(1, int(round(head_share * len(ranked))))].tolist())
-    is_head = train["item_idx"].isin(head).to_numpy()
+    return np.sort(ranked[:max(1, int(round(head_share * len(ranked))))].to_numpy())
+
+
+def imbalance(train: pd.DataFrame, head_share: float, tail_keep: float, seed: int) -> pd.DataFrame:
+    """A head-dominated training log: every event on a head item (:func:`head_items`), a
+    ``tail_keep`` share of the rest. The draw is seeded; the frame keeps its (user, time) order."""
+    if not (0 < head_share <= 1 and 0 < tail_keep <= 1):
+        raise ValueError(f"head_share and tail_keep must be in (0, 1], got {head_share}, {tail_keep}")
+    is_head = train["item_idx"].isin(head_items(train, head_share)).to_numpy()
     keep = is_head | (np.random.default_rng(seed).random(len(train)) < tail_keep)
     return train[keep]
 
@@ -124,14 +134,16 @@ def liked_sequences(frame: pd.DataFrame) -> tuple[dict[int, np.ndarray], dict[in
 
 
 def pick_from_pools(pools: list[np.ndarray], value: np.ndarray | None, k: int, seed: int) -> np.ndarray:
-    """(U, K) per user: the ``k`` pool items of highest ``value[u]`` (oracle), or ``k`` at random
-    (``value=None``, seeded by ``(seed, u)``); -1 pads short pools."""
+    """(U, K) per user: the ``k`` pool items of highest ``value[u]`` (oracle; NaN values are never
+    picked), or ``k`` at random (``value=None``, seeded by ``(seed, u)``); -1 pads short lists."""
     out = np.full((len(pools), k), -1, dtype=np.int64)
     for u, pool in enumerate(pools):
         if value is None:
             chosen = np.random.default_rng([seed, u, 1]).permutation(pool)[:k]
         else:
-            chosen = pool[np.argsort(-value[u, pool], kind="stable")[:k]]
+            v = value[u, pool]
+            pool, v = pool[~np.isnan(v)], v[~np.isnan(v)]
+            chosen = pool[np.argsort(-v, kind="stable")[:k]]
         out[u, :len(chosen)] = chosen
     return out
 
@@ -151,19 +163,21 @@ def list_quality(lists: np.ndarray, task: Task, users: np.ndarray, held_out: dic
 
     ``held_out[u]``: the items u interacts with after training (validation and test).
     ``hit@K``: share of users with a held-out item in their list. ``appeal``: mean true click
-    probability of the listed items; ``popularity``: mean training users per item.
+    probability of the listed items the user never logged (:meth:`Task.novel_appeal`), with
+    ``share_in_log`` the share of listed items the user did log (any split). ``popularity``: mean
+    training users per listed item. Novelty and genre ILD: over the users whose list is full.
     """
     from recrl_core.eval import metrics
 
     rows = lists[users]
     valid = rows >= 0
+    owner = users[:, None].repeat(rows.shape[1], 1)[valid]                       # (V,) the user of each item
     pop = task.prep.item_users()
     hits = [bool(set(r[r >= 0].tolist()) & held_out.get(int(u), set())) for u, r in zip(users, rows)]
     full = rows[valid.all(axis=1)]
     return {"hit@K": float(np.mean(hits)),
-            "appeal": float(task.appeal[users[:, None].repeat(rows.shape[1], 1)[valid], rows[valid]].mean()),
+            "appeal": float(np.nanmean(task.novel_appeal()[owner, rows[valid]])),
+            "share_in_log": float(task.world_logged[owner, rows[valid]].mean()),
             "popularity": float(pop[rows[valid]].mean()),
             "novelty": metrics.novelty_at_k(full, pop, task.prep.num_train_users) if len(full) else float("nan"),
-            "ild_genre": metrics.ild_at_k(full, task.genre_vectors) if len(full) else float("nan"),
-            "share_in_log": float(task.world_logged[users[:, None].repeat(rows.shape[1], 1)[valid],
-                                                    rows[valid]].mean())}
+            "ild_genre": metrics.ild_at_k(full, task.genre_vectors) if len(full) else float("nan")}

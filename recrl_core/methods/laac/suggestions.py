@@ -105,8 +105,9 @@ def score_pools(lm, tokenizer, lm_name: str, titles: list[str], liked: list[list
     for u, (pool, values) in enumerate(zip(pools, found)):
         best = np.argsort(-np.asarray(values), kind="stable")[:k]
         items[u, :len(best)], scores[u, :len(best)] = pool[best], np.asarray(values)[best]
-    stats = {"users": len(pools), "from_cache": len(pools) - scored, "llm_scored": scored,
-             "no_liked_history": sum(not t for t in liked), "empty_pool": sum(len(p) == 0 for p in pools),
+    empty = sum(len(p) == 0 for p in pools)
+    stats = {"users": len(pools), "from_cache": len(pools) - empty - scored, "llm_scored": scored,
+             "no_liked_history": sum(not t for t in liked), "empty_pool": empty,
              "seconds": time.perf_counter() - t0}
     return Suggestions(items, scores, stats)
 
