@@ -47,7 +47,7 @@ class LAACTaskConfig:
 
     @classmethod
     def for_mode(cls, mode: Mode) -> "LAACTaskConfig":
-        sizes = {Mode.FULL: {}, Mode.BOOK: dict(max_users=200, generate_users=12, backbones=("gru4rec",)),
+        sizes = {Mode.FULL: {}, Mode.BOOK: dict(max_users=200, generate_users=8, backbones=("gru4rec",)),
                  Mode.SMOKE: dict(num_seeds=1, generate_users=2, backbones=("gru4rec",))}[mode]
         return replace(cls(), **sizes)
 
