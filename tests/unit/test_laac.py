@@ -323,3 +323,46 @@ def test_unknown_method_or_log_is_refused():
 
     with pytest.raises(ValueError, match="balanced"):
         experiments.run(experiments.RunJob("ce", "balnced", 0, _Shared()))
+
+
+class _Critic:
+    """f(s, a) = a + 10 * (first item of the state): a critic whose values are known by hand."""
+
+    def q_values(self, items, lengths):
+        return torch.arange(4, dtype=torch.float32)[None] + 10.0 * items[:, :1].float()
+
+
+def test_critic_values_pair_each_state_with_its_user_and_logged_action():
+    t = adv.UserTransitions(state=np.array([[1, 0], [2, 0]]), len_state=np.array([1, 1]), action=np.array([3, 0]),
+                            reward=np.zeros(2, np.float32), next_state=np.zeros((2, 2), int), len_next_state=np.ones(2, int),
+                            done=np.zeros(2, np.float32), is_purchase=np.zeros(2, bool), user=np.array([1, 0]))
+    suggested = np.array([[1, -1], [3, 2]])                     # user 0: item 1; user 1: items 3 (logged) and 2
+    appeal = np.array([[0.1, 0.2, 0.3, 0.4], [0.5, 0.6, 0.7, 0.8]])
+    v = experiments.critic_values(_Critic(), t, np.array([0, 1]), suggested, appeal)
+    assert v["data_f"].tolist() == [13.0, 20.0] and v["data_p"].tolist() == [0.8, 0.1]
+    # row 0 (user 1, logged 3): only item 2 counts; row 1 (user 0, logged 0): item 1
+    assert v["llm_f"].tolist() == [12.0, 21.0] and v["llm_p"].tolist() == [0.7, 0.2]
+
+
+def test_evaluate_policy_scores_novel_lists_with_the_truth():
+    from recrl_core.data.sequences import EvalEvents
+    from recrl_core.eval import offline
+
+    events = EvalEvents(users=np.array([0, 1]), items=np.array([[3], [3]]), lengths=np.array([1, 1]),
+                        target=np.array([0, 2]), behaviour=np.array(["purchase", "click"]), time=np.zeros(2))
+    appeal = np.array([[0.1, 0.2, 0.3, 0.4, 0.5], [0.9, 0.8, 0.7, 0.6, 0.5]])
+    logged = np.zeros((2, 5), bool)
+    logged[0, 0] = True                                          # user 0 logged item 0: skipped by the novel list
+    sh = experiments.Shared(transitions={}, val=events, test=events, references={}, appeal=appeal, world_logged=logged,
+                            item_users=np.ones(5, int), num_train_users=2, genre_vectors=np.eye(5),
+                            text_vectors=np.eye(5), probe={}, encoder=None, supervised=None, sqn=None, laac=None,
+                            eval_cfg=offline.EvalConfig(mask_history=True))
+
+    class _Ranker:
+        def score(self, users, items, lengths):
+            return torch.tensor([[5.0, 4.0, 3.0, 2.0, 1.0]]).expand(len(users), 5).clone()
+
+    m = experiments.evaluate_policy(_Ranker(), sh, k=2)
+    assert m["hr@2/purchase"] == 1.0 and m["hr@2/click"] == 0.0     # item 0 is first; item 2 is third
+    # novel top-2: user 0 -> items 1, 2 (0 logged); user 1 -> items 0, 1
+    assert m["appeal@2"] == pytest.approx((0.2 + 0.3 + 0.9 + 0.8) / 4)
