@@ -73,6 +73,11 @@ def split(frame: pd.DataFrame, rule: str, val_frac: float, test_frac: float,
     raise ValueError(f"unknown split rule {rule!r}; choose from {SPLIT_RULES}")
 
 
+def user_sequences(frame: pd.DataFrame, column: str = "item_idx") -> dict[int, np.ndarray]:
+    """``column`` of each user's events in frame order, per user index (frame sorted by user, time)."""
+    return {int(u): g[column].to_numpy() for u, g in frame.groupby("user_idx", sort=True)}
+
+
 def history_windows(item_idx: np.ndarray, user_idx: np.ndarray, positions: np.ndarray,
                     length: int, pad_id: int, *, inclusive: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The ``length`` items before each position (``inclusive``: up to and including it), same user only.

@@ -76,3 +76,14 @@ def test_eval_events_take_history_from_all_earlier_events(tiny_events):
     assert first.behaviour.tolist() == ["click"]          # rating 2.5
     with pytest.raises(ValueError, match="no 'test' events with at least 99"):
         sequences.eval_events(enc.frame, labels, "test", 3, enc.pad_id, min_history=99)
+
+
+def test_user_sequences_keep_frame_order_per_user():
+    import pandas as pd
+
+    from recrl_core.data.sequences import user_sequences
+
+    frame = pd.DataFrame({"user_idx": [0, 0, 2, 2, 2], "item_idx": [5, 3, 1, 1, 4],
+                          "behaviour": ["click", "purchase", "click", "click", "purchase"]})
+    assert {u: s.tolist() for u, s in user_sequences(frame).items()} == {0: [5, 3], 2: [1, 1, 4]}
+    assert user_sequences(frame, "behaviour")[0].tolist() == ["click", "purchase"]

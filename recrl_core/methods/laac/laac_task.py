@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from recrl_core.config import Mode
-from recrl_core.data import movielens, prepare
+from recrl_core.data import movielens, prepare, sequences
 from recrl_core.envs import grounded, session
 
 LOGS = ("balanced", "imbalanced")
@@ -128,9 +128,8 @@ def seen_items(frame: pd.DataFrame, num_users: int) -> list[np.ndarray]:
 
 def liked_sequences(frame: pd.DataFrame) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
     """Per user, the training items in order and whether each was liked (a "purchase")."""
-    seqs = {int(u): g["item_idx"].to_numpy() for u, g in frame.groupby("user_idx", sort=True)}
-    liked = {int(u): (g["behaviour"] == "purchase").to_numpy() for u, g in frame.groupby("user_idx", sort=True)}
-    return seqs, liked
+    liked = {u: b == "purchase" for u, b in sequences.user_sequences(frame, "behaviour").items()}
+    return sequences.user_sequences(frame), liked
 
 
 def pick_from_pools(pools: list[np.ndarray], value: np.ndarray | None, k: int, seed: int) -> np.ndarray:

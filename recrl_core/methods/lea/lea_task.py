@@ -24,6 +24,7 @@ import torch
 from recrl_core.caching import TensorCache, array_digest, make_key, tensor_digest
 from recrl_core.config import Mode
 from recrl_core.data import prepare
+from recrl_core.data.sequences import user_sequences  # noqa: F401  (Ch. 8 calls it as lea_task.user_sequences)
 from recrl_core.methods.lea import item_tokens as itok
 from recrl_core.methods.lea.environment import INSTRUCTION, LEConfig, LEnvironment, fit_environment
 from recrl_core.methods.lea.offline_pass import learned_state
@@ -80,11 +81,6 @@ def item_descriptions(prep: prepare.Prepared, data_dir: Path) -> tuple[list[str]
 
     text = movielens.item_text(data_dir).set_index("item").loc[raw]
     return text["title"].tolist(), [f"a film of genres {', '.join(g[:3])}" for g in text["genres"]]
-
-
-def user_sequences(frame: pd.DataFrame) -> dict[int, np.ndarray]:
-    """Training item sequence per user index (frame sorted by user, time)."""
-    return {int(u): g["item_idx"].to_numpy() for u, g in frame.groupby("user_idx", sort=True)}
 
 
 def le_users(sequences: dict[int, np.ndarray], fraction: float, seed: int) -> list[int]:
