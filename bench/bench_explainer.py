@@ -1,14 +1,19 @@
 #!/usr/bin/env python
-"""Benchmark: the Shielded RecRL explainer (Ch. 7) — explanation tokens/s, PPO cost, PPO vs GRPO.
+"""Benchmark: the Shielded RecRL explainer (Ch. 7) — explanation tokens/s, PPO cost, frozen trunk, PPO vs GRPO.
 
-Three measurements, each in a fresh subprocess so that its peak RSS is its own:
+Four measurements, each in a fresh subprocess so that its peak RSS is its own:
 
 1. ``generation``: explanation tokens/s for N Ch. 7 prompts (soft prompt on, rollout
    settings, 40 new tokens) generated one per call (the baseline) and batched.
 2. ``ppo``: seconds for rollout collection and for the PPO update per rollout at the
    Ch. 7 book sizes (8 prompts, 2 epochs) with the composite reward, with the ranker
    soft prompt and — the baseline, same run — without it (text prompt only).
-3. ``ppo_vs_grpo``: our PPO and trl's GRPO on the same composite reward (text prompts:
+3. ``ppo_frozen_trunk``: seconds per training explanation, end to end (rollout, scoring,
+   reference, reward, PPO epochs), at the Ch. 7 book settings: the baseline path (LoRA on
+   every layer, ``generate``, whole-model passes) and — same prompts, same sizes — LoRA on
+   the top ``adapt_layers`` layers with rollouts and epochs on the frozen trunk; the
+   one-off cost of the prompt trunks, amortised over a run, and rollout tokens/s of both.
+4. ``ppo_vs_grpo``: our PPO and trl's GRPO on the same composite reward (text prompts:
    trl cannot feed a soft prompt), LoRA r 16, learning rate 5e-4, an equal budget of
    ``--updates`` x 8 sampled explanations: wall time per update and the ratio.
 
@@ -25,7 +30,7 @@ import time
 from pathlib import Path
 
 
-def _task(model_name: str, soft: bool):
+def _task(model_name: str, soft: bool, adapt_layers: int | None = None):
     """Model, tokenizer, prompts, contexts and composite reward for the Ch. 7 training users."""
     from recrl_core import config
     from recrl_core.config import Mode
@@ -43,11 +48,13 @@ def _task(model_name: str, soft: bool):
     frame, hist = explanation_task.build_examples(data, ranker.model, world, d, xcfg)
     frame = frame[frame["split"] == "train"].reset_index(drop=True)
     lm, tok = models.load_lm(model_name)
-    policy = loop.make_policy(lm, lora.LoRAConfig())
+    lora_cfg, split = lora.on_top_layers(lora.LoRAConfig(), lm.config.num_hidden_layers, adapt_layers)
+    policy = loop.make_policy(lm, lora_cfg)
     contexts = explanation_task.contexts_for(ranker.model, hist, frame) if soft else None
     marker = ""
     if soft:
-        marker = soft_prompt.add_soft_prompt(policy.lm, tok, contexts.shape[1], xcfg.soft_tokens, xcfg.adapter_hidden).marker()
+        marker = soft_prompt.add_soft_prompt(policy.lm, tok, contexts.shape[1], xcfg.soft_tokens, xcfg.adapter_hidden,
+                                             layer=split).marker()
     prompts = explanation_task.prompts_for(frame, tok, marker)
     reward = explanation_reward.CompositeReward(explanation_reward.RewardConfig(), explanation_task.reward_contexts(frame, prompts), policy.lm, tok)
     return policy, tok, prompts, contexts, reward, xcfg
@@ -102,6 +109,60 @@ def ppo_bench(model_name: str, soft: bool, rounds: int = 2) -> dict:
             "s_per_1k_response_tokens": round(1000 * (mean["collect_s"] + mean["update_s"]) / mean["response_tokens"], 1)}
 
 
+def ppo_trunk_bench(model_name: str, adapt_layers: int | None, rounds: int = 2) -> dict:
+    """One path (all layers when ``adapt_layers`` is None), ``rounds`` rollouts + updates at book sizes."""
+    import numpy as np
+    import torch
+
+    from recrl_core.llm import trunk_rollout
+    from recrl_core.train import ppo_loop as loop
+
+    policy, tok, prompts, ctx, reward, xcfg = _task(model_name, True, adapt_layers)
+    cfg = _ppo_cfg(xcfg)
+    reward(["warm-up"], prompts[:1])                       # MiniLM loaded and item/profile vectors, as in a run
+    reward._vectors(prompts)
+    trunks, fill_s = None, 0.0
+    if adapt_layers is not None:
+        trunks = trunk_rollout.PromptTrunks(tok, policy.lm.config.num_hidden_layers - adapt_layers)
+        t = time.perf_counter()
+        trunks.batch(policy.lm, prompts)
+        fill_s = time.perf_counter() - t
+    opt = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=cfg.lr)
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(rounds):
+        pick = rng.choice(len(prompts), size=cfg.rollout_batch)
+        t = time.perf_counter()
+        roll = loop.collect(policy, tok, [prompts[j] for j in pick], reward, cfg, seed=i,
+                            contexts=ctx[torch.as_tensor(pick)], trunks=trunks)
+        t_collect = time.perf_counter() - t
+        t = time.perf_counter()
+        loop.ppo_update(policy, opt, roll, cfg, cfg.kl_coef, rng)
+        rows.append({"collect_s": t_collect, "update_s": time.perf_counter() - t,
+                     "response_tokens": float(roll.batch.response_mask.sum())})
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    per_expl = (mean["collect_s"] + mean["update_s"]) / cfg.rollout_batch
+    return {"adapt_layers": adapt_layers or "all", "rollout_batch": cfg.rollout_batch, "ppo_epochs": cfg.ppo_epochs,
+            "rounds": rounds, "collect_s": round(mean["collect_s"], 2), "update_s": round(mean["update_s"], 2),
+            "s_per_explanation": round(per_expl, 3),
+            "s_per_1k_response_tokens": round(1000 * (mean["collect_s"] + mean["update_s"]) / mean["response_tokens"], 1),
+            "prompt_trunks": {"prompts": len(prompts), "fill_s": round(fill_s, 1)}}
+
+
+def frozen_trunk_bench(model_name: str, adapt_layers: int) -> dict:
+    """Both paths in their own subprocesses, and the ratio per training explanation."""
+    from recrl_core import results
+
+    base = results.run_part(__file__, "--one", "ppo_all_layers", "--model", model_name)
+    top = results.run_part(__file__, "--one", "ppo_top_layers", "--model", model_name,
+                           "--adapt-layers", str(adapt_layers))
+    run = 256                                              # explanations of a run, for the amortised fill
+    amortised = top["s_per_explanation"] + top["prompt_trunks"]["fill_s"] / run
+    return {"all_layers": base, "top_layers": top,
+            "speedup_per_explanation": round(base["s_per_explanation"] / top["s_per_explanation"], 2),
+            f"speedup_with_fill_over_{run}_explanations": round(base["s_per_explanation"] / amortised, 2)}
+
+
 def ppo_vs_grpo_bench(model_name: str, updates: int) -> dict:
     from recrl_core.llm import lora, models, trl_route
     from recrl_core.train import ppo_loop as loop
@@ -128,19 +189,28 @@ def ppo_vs_grpo_bench(model_name: str, updates: int) -> dict:
 PARTS = {"generation": lambda a: generation_bench(a.model),
          "ppo_soft_prompt": lambda a: ppo_bench(a.model, soft=True),
          "ppo_text_only": lambda a: ppo_bench(a.model, soft=False),
+         "ppo_frozen_trunk": lambda a: frozen_trunk_bench(a.model, a.adapt_layers),
          "ppo_vs_grpo": lambda a: ppo_vs_grpo_bench(a.model, a.updates)}
+
+
+SUBPARTS = {"ppo_all_layers": lambda a: ppo_trunk_bench(a.model, None),
+            "ppo_top_layers": lambda a: ppo_trunk_bench(a.model, a.adapt_layers)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--updates", type=int, default=2)
-    parser.add_argument("--one", choices=list(PARTS))
+    parser.add_argument("--one", choices=list(PARTS) + list(SUBPARTS))
     parser.add_argument("--parts", default=",".join(PARTS))
     parser.add_argument("--out", type=Path, default=Path("bench/out/explainer.json"))
+    parser.add_argument("--adapt-layers", type=int, default=4)
     args = parser.parse_args()
     from recrl_core import results
 
+    if args.one in SUBPARTS:
+        results.measure_part(lambda: SUBPARTS[args.one](args))
+        return
     if args.one:
         results.measure_part(lambda: PARTS[args.one](args))
         return
@@ -148,7 +218,8 @@ def main() -> None:
     results.write_report({"benchmark": "Shielded RecRL explainer: generation, PPO cost, PPO vs GRPO (Ch. 7)",
                           "model": args.model,
                           **{part: results.run_part(__file__, "--one", part, "--model", args.model,
-                                                    "--updates", str(args.updates))
+                                                    "--updates", str(args.updates), "--adapt-layers",
+                                                    str(args.adapt_layers))
                              for part in args.parts.split(",")}}, args.out)
 
 

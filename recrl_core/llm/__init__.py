@@ -11,6 +11,7 @@ Generic language-model mechanics any method can use:
 * ``embeddings`` — MiniLM sentence embeddings; ``cache`` — the on-disk cache of LLM outputs;
 * ``token_tree`` — many continuations of one prefix in one forward pass (tree masks);
 * ``trunk`` — a frozen trunk and an adapted top: lower layers computed once;
+* ``trunk_rollout`` — PPO rollouts on a frozen trunk: prompts' lower layers cached, only the top rerun;
 * ``trl_route`` — the same reward through trl's GRPO / RLOO;
 * ``genre_task`` — Ch. 5's toy task: name the genre a user prefers.
 

@@ -116,10 +116,16 @@ def generate(model, tokenizer, prompts: Sequence[str], settings: dict | None = N
     width = max(o.shape[1] for o in outs)
     resp = torch.cat([torch.nn.functional.pad(o, (0, width - o.shape[1]), value=tokenizer.pad_token_id)
                       for o in outs])                                             # (B, T)
+    return from_responses(tokenizer, ids, mask, resp, context)
+
+
+def from_responses(tokenizer, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, resp: torch.Tensor,
+                   context: torch.Tensor | None = None) -> Generated:
+    """A :class:`Generated` from sampled tokens (B, T): mask up to the first EOS, decoded texts."""
     rmask = response_mask(resp, tokenizer.eos_token_id)
     texts = tokenizer.batch_decode(resp * rmask.long() + tokenizer.pad_token_id * (1 - rmask.long()),
                                    skip_special_tokens=True)
-    return Generated(ids, mask, resp, rmask.to(device), [t.strip() for t in texts], context)
+    return Generated(prompt_ids, prompt_mask, resp, rmask.to(resp.device), [t.strip() for t in texts], context)
 
 
 def generate_text(model, tokenizer, prompts: Sequence[str], settings: dict | None = None,

@@ -18,7 +18,7 @@ from typing import ClassVar
 import torch
 
 from recrl_core.config import Mode
-from recrl_core.llm import soft_prompt
+from recrl_core.llm import soft_prompt, trunk
 
 LLAMA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 GPT2_TARGETS = ("c_attn",)
@@ -63,6 +63,16 @@ def add_lora(model: torch.nn.Module, cfg: LoRAConfig = LoRAConfig(), seed: int =
                           layers_to_transform=None if cfg.layers is None else list(cfg.layers),
                           fan_in_fan_out=getattr(model.config, "model_type", "") == "gpt2")
     return get_peft_model(model, peft_cfg)
+
+
+def on_top_layers(cfg: LoRAConfig, num_layers: int, adapt_layers: int | None) -> tuple[LoRAConfig, int]:
+    """``cfg`` with adapters on the top ``adapt_layers`` layers only, and the split (first adapted layer).
+
+    ``adapt_layers=None`` keeps ``cfg`` (every layer, split 0). Below the split nothing
+    learns: the frozen trunk of :mod:`recrl_core.llm.trunk_rollout` (spec-shielded-trunk).
+    """
+    split = trunk.split_index(num_layers, adapt_layers)
+    return (cfg if adapt_layers is None else replace(cfg, layers=tuple(range(split, num_layers)))), split
 
 
 def trainable_parameter_names(model: torch.nn.Module) -> list[str]:

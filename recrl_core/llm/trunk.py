@@ -10,10 +10,12 @@ and backward instead of ``L`` — the difference between a few and a few dozen L
 epochs on a CPU.
 
 ``top_pass(trunk_pass(x)) == decoder(x).last_hidden_state`` (tested, and asserted in
-sec-llm-environment). With ``split = 0`` the trunk is just the input embeddings and
-the top is the whole decoder.
+sec-llm-environment and sec-ppo-from-scratch). With ``split = 0`` the trunk is just the
+input embeddings and the top is the whole decoder. PPO uses the same split
+(:mod:`recrl_core.llm.trunk_rollout`): policy, value head, reference and every epoch
+read one trunk per rollout.
 
-Taught in: sec-llm-environment
+Taught in: sec-llm-environment, sec-ppo-from-scratch
 """
 
 from __future__ import annotations
@@ -34,10 +36,32 @@ class Trunk:
 
     ``hidden``: (B, L, d), no gradient. ``kwargs``: the decoder's per-layer arguments
     (attention mask, position ids, rotary ``position_embeddings``), captured as passed.
+    ``split``: the layer ``hidden`` enters.
     """
 
     hidden: torch.Tensor
     kwargs: dict
+    split: int = 0
+
+    def rows(self, index) -> "Trunk":
+        """The trunk of a sub-batch: every per-row tensor (first dim B) sliced, shared ones kept."""
+        idx = torch.as_tensor(index, dtype=torch.long, device=self.hidden.device)
+        B = self.hidden.shape[0]
+
+        def take(value):
+            if isinstance(value, torch.Tensor) and value.dim() >= 2 and value.shape[0] == B:
+                return value[idx]
+            if isinstance(value, tuple):
+                return tuple(take(v) for v in value)
+            return value
+
+        return Trunk(self.hidden[idx], {k: take(v) for k, v in self.kwargs.items()}, self.split)
+
+
+def decoder_of(lm: nn.Module) -> nn.Module:
+    """The decoder (``LlamaModel``-style, no LM head) inside a causal LM, peft-wrapped or not."""
+    core = lm.get_base_model() if hasattr(lm, "get_base_model") else lm
+    return core.base_model
 
 
 def decoder_layers(decoder: nn.Module) -> tuple[nn.ModuleList, nn.Module]:
@@ -58,12 +82,25 @@ def split_index(num_layers: int, adapt_layers: int | None) -> int:
 
 
 @torch.no_grad()
+def layer_kwargs(decoder: nn.Module, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor | None,
+                 position_ids: torch.Tensor, cache=None) -> dict:
+    """What the decoder passes every layer for these inputs (mask, rotary embeddings, cache), no layer run.
+
+    Args: inputs_embeds: (B, L, d) (only shape, dtype and device are read). attention_mask: (B, L)
+        or (B, 1, L, L). position_ids: (B, L). cache: a ``DynamicCache`` the layers should write to.
+    """
+    return trunk_pass(decoder, 0, inputs_embeds, attention_mask, position_ids, cache=cache).kwargs
+
+
+@torch.no_grad()
 def trunk_pass(decoder: nn.Module, split: int, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor | None,
-               position_ids: torch.Tensor) -> Trunk:
+               position_ids: torch.Tensor, cache=None) -> Trunk:
     """Run ``decoder`` up to layer ``split`` and capture that layer's inputs.
 
-    Args: inputs_embeds: (B, L, d). attention_mask: (B, 1, L, L) additive, or None (causal).
-        position_ids: (B, L). Returns: :class:`Trunk` with ``hidden`` (B, L, d).
+    Args: inputs_embeds: (B, L, d). attention_mask: (B, 1, L, L) additive, (B, L), or None (causal).
+        position_ids: (B, L). cache: a ``DynamicCache`` filled by the layers below ``split``
+        (and passed on to the layers above); None runs without one.
+    Returns: :class:`Trunk` with ``hidden`` (B, L, d).
     """
     layers, _ = decoder_layers(decoder)
     captured: dict = {}
@@ -76,12 +113,12 @@ def trunk_pass(decoder: nn.Module, split: int, inputs_embeds: torch.Tensor, atte
     handle = layers[split].register_forward_pre_hook(grab, with_kwargs=True)
     try:
         decoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask, position_ids=position_ids,
-                use_cache=False)
+                past_key_values=cache, use_cache=cache is not None)
     except _Stop:
         pass
     finally:
         handle.remove()
-    return Trunk(captured["hidden"].detach(), captured["kwargs"])
+    return Trunk(captured["hidden"].detach(), captured["kwargs"], split)
 
 
 def top_pass(decoder: nn.Module, split: int, trunk: Trunk) -> torch.Tensor:

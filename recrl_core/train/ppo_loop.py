@@ -9,6 +9,10 @@ accumulation and norm clipping. Reward functions are plain Python callables
 ``reward_fn(texts, prompts) -> list[float]``. Imports transformers (through
 :mod:`recrl_core.llm`); used only by the LLM chapters.
 
+With LoRA on the top layers only, pass ``trunks`` (:class:`recrl_core.llm.trunk_rollout.PromptTrunks`):
+rollouts then run on the frozen trunk, and scoring, reference and every epoch run only
+the adapted layers on the rollout's trunk (spec-shielded-trunk). The losses are the same.
+
 Taught in: sec-ppo-from-scratch
 """
 
@@ -22,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from recrl_core.llm import generation, lora
+from recrl_core.llm import generation, lora, trunk_rollout
 from recrl_core.llm.logprobs import PolicyWithValue, token_logprobs
+from recrl_core.llm.trunk import Trunk
 from recrl_core.rl import advantages, kl, ppo
 from recrl_core.train import checkpoint
 
@@ -39,6 +44,7 @@ class Rollout:
     ref_logprobs: torch.Tensor    # log π_ref(y_t), adapter off
     values: torch.Tensor          # V_old(t)
     scores: torch.Tensor          # (B,) R(x, y)
+    trunk: Trunk | None = None    # frozen trunk of prompt + response (B, P+T, d), if rolled out on one
 
 
 def rollout_settings(cfg: ppo.PPOConfig) -> dict:
@@ -49,22 +55,38 @@ def rollout_settings(cfg: ppo.PPOConfig) -> dict:
 
 @torch.no_grad()
 def collect(policy: PolicyWithValue, tokenizer, prompts: list[str], reward_fn: RewardFn,
-            cfg: ppo.PPOConfig, seed: int, contexts: torch.Tensor | None = None) -> Rollout:
+            cfg: ppo.PPOConfig, seed: int, contexts: torch.Tensor | None = None,
+            trunks: trunk_rollout.PromptTrunks | None = None) -> Rollout:
     """Sample, score under policy and reference, and compute the sequence rewards.
 
     ``contexts`` (B, C), one row per prompt, feed a soft prompt (``llm.soft_prompt``);
-    the reference pass runs with adapter and soft prompt off.
+    the reference pass runs with adapter and soft prompt off. With ``trunks`` the
+    rollout runs on the frozen trunk: log π_old and V_old come from sampling itself, and
+    the reference pass runs only the adapted layers.
     """
     policy.eval()
-    batch = generation.generate(policy.lm, tokenizer, prompts, rollout_settings(cfg), seed=seed,
-                                context=contexts)
-    parts = [policy(batch.rows(idx), cfg.temperature) for idx in _chunks(len(batch), cfg.minibatch_size)]
-    logp, values = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    if trunks is None:
+        cut = None
+        batch = generation.generate(policy.lm, tokenizer, prompts, rollout_settings(cfg), seed=seed,
+                                    context=contexts)
+        chunks = _chunks(len(batch), cfg.minibatch_size)
+        parts = [policy(batch.rows(idx), cfg.temperature) for idx in chunks]
+        logp, values = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    else:                                   # sampling already gave log π_old and the value head's states
+        sampled = trunk_rollout.generate(policy.lm, tokenizer, prompts, trunks, rollout_settings(cfg),
+                                         seed=seed, context=contexts)
+        batch, cut, logp = sampled.batch, sampled.trunk, sampled.logprobs
+        values = policy.values(sampled.states, batch.response_mask)
+        chunks = _chunks(len(batch), cfg.minibatch_size)
     with lora.reference_mode(policy.lm):
-        ref = torch.cat([token_logprobs(policy.lm, batch.rows(idx), cfg.temperature)
-                         for idx in _chunks(len(batch), cfg.minibatch_size)])
+        ref = torch.cat([token_logprobs(policy.lm, batch.rows(idx), cfg.temperature, cut=_rows(cut, idx))
+                         for idx in chunks])
     scores = torch.as_tensor(list(reward_fn(batch.texts, prompts)), dtype=torch.float32)
-    return Rollout(batch, prompts, logp, ref, values, scores.to(logp.device))
+    return Rollout(batch, prompts, logp, ref, values, scores.to(logp.device), cut)
+
+
+def _rows(cut: Trunk | None, idx) -> Trunk | None:
+    return None if cut is None else cut.rows(idx)
 
 
 def _chunks(n: int, size: int) -> list[np.ndarray]:
@@ -96,7 +118,7 @@ def ppo_update(policy: PolicyWithValue, optimizer: torch.optim.Optimizer, roll: 
 
 def _minibatch_step(policy, roll: Rollout, rows: torch.Tensor, adv, returns, cfg) -> dict:
     sub = roll.batch.rows(rows)
-    logp, values, entropy = policy(sub, cfg.temperature)
+    logp, values, entropy = policy(sub, cfg.temperature, cut=_rows(roll.trunk, rows))
     m = sub.response_mask
     loss_pi, s_pi = ppo.clipped_policy_loss(logp, roll.logprobs[rows], adv[rows], m, cfg.clip_range)
     loss_v, s_v = ppo.value_loss(values, roll.values[rows], returns[rows], m, cfg.value_clip_range)
@@ -147,12 +169,14 @@ class _Trainable:
 def fit_ppo(policy: PolicyWithValue, tokenizer, prompts: Sequence[str], reward_fn: RewardFn,
             cfg: ppo.PPOConfig, checkpoint_dir: Path | None = None,
             progress: bool = True, contexts: torch.Tensor | None = None,
-            callback: Callable[[int, Rollout], dict] | None = None) -> list[dict]:
+            callback: Callable[[int, Rollout], dict] | None = None,
+            trunks: trunk_rollout.PromptTrunks | None = None) -> list[dict]:
     """``cfg.updates`` rounds of rollout + PPO update on prompts drawn (seeded) from ``prompts``.
 
     ``contexts`` (len(prompts), C) are the soft-prompt contexts of the prompts, if the
     policy has a soft prompt. ``callback(step, rollout)`` may return extra statistics
     to log for the update (e.g. a simulated CTR of the rollout's explanations).
+    ``trunks``: roll out and train on the frozen trunk (LoRA on the top layers only).
 
     With ``checkpoint_dir`` the trainable weights, optimizer, KL coefficient, both
     RNGs and the history are saved after every update, and a run resumes exactly.
@@ -177,7 +201,7 @@ def fit_ppo(policy: PolicyWithValue, tokenizer, prompts: Sequence[str], reward_f
         chosen = [prompts[i] for i in picked]
         rows = None if contexts is None else contexts[torch.as_tensor(picked)]
         roll = collect(policy, tokenizer, chosen, reward_fn, cfg, seed=int(rng.integers(2**31)),
-                       contexts=rows)
+                       contexts=rows, trunks=trunks)
         stats = ppo_update(policy, optimizer, roll, cfg, kl_ctl.value, rng)
         if callback is not None:
             stats |= callback(step, roll)

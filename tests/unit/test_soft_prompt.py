@@ -96,3 +96,20 @@ def test_ppo_with_soft_prompt_trains_it_and_starts_at_zero_kl(tiny_lm, lm_tokeni
     assert seen == [torch.Size([4, C])] * 2
     assert not torch.equal(soft.outer.weight, before)
     assert any("soft_prompt" in n for n, p in policy.named_parameters() if p.requires_grad)
+
+
+def test_a_sampled_placeholder_is_plain_text(tiny_lm, lm_tokenizer):
+    """The policy may sample the placeholder token: only the prompt's first k copies are soft tokens."""
+    soft = soft_prompt.add_soft_prompt(tiny_lm, lm_tokenizer, C, num_tokens=2)
+    _randomise(soft)
+    ctx = torch.randn(3, C)
+    batch = generation.generate(tiny_lm, lm_tokenizer, _prompts(lm_tokenizer, soft.marker()),
+                                dict(generation.GENERATION_DEFAULTS, max_new_tokens=4), seed=1, context=ctx)
+    resampled = dataclasses.replace(batch, response_ids=batch.response_ids.clone())
+    resampled.response_ids[0, 1] = soft.token_id                          # row 0 "wrote" the placeholder
+    with torch.no_grad():
+        got = token_logprobs(tiny_lm, resampled, 1.0)                     # no error: counts stay k per row
+        with soft.bound(ctx[:1]):
+            tiny_lm(input_ids=torch.tensor([[soft.token_id]]))            # a decoding step feeding it back
+    assert torch.isfinite(got).all()
+    torch.testing.assert_close(got[1:], token_logprobs(tiny_lm, batch, 1.0)[1:])

@@ -97,8 +97,7 @@ class LEnvironment(nn.Module):
 
     def decoder(self) -> nn.Module:
         """The LM without its head (LoRA layers are injected in place, so they are used)."""
-        core = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
-        return core.base_model
+        return trunk.decoder_of(self.lm)
 
     def _inputs(self, tree: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """(embeds (B, L, d), additive mask (B, 1, L, L) in the LM's dtype, position ids) on the LM's device."""

@@ -22,6 +22,7 @@ Taught in: sec-explanation-reward
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -36,7 +37,7 @@ from recrl_core.data.genre_words import false_genres
 from recrl_core.llm import generation, lora
 from recrl_core.llm import prompts as prompt_lib
 from recrl_core.llm.embeddings import embed_texts
-from recrl_core.llm.logprobs import token_logprobs
+from recrl_core.llm.logprobs import attention_without_cudnn, gather_logprobs
 
 FLUENCY_PROMPT = "Explain why a user might enjoy a movie."     # neutral prompt of the fluency score
 TERM_WEIGHTS = {"length": "w_length", "relevance": "w_relevance",
@@ -153,25 +154,38 @@ def _is_peft(model) -> bool:
 
 
 @torch.no_grad()
-def mean_token_logprob(lm, tokenizer, texts: list[str], batch_size: int = 16) -> np.ndarray:
+def mean_token_logprob(lm, tokenizer, texts: list[str], batch_size: int = 32) -> np.ndarray:
     """(B,) mean log-prob per response token (text + EOS) under the reference LM.
 
     A peft model is scored with its adapter off (:func:`lora.reference_mode`),
     so fluency is measured by the frozen base model, never by the policy itself.
+    Every text follows the same neutral prompt, so the prompt runs once and its
+    keys and values are shared by the batch (the texts alone are then scored).
     """
     lm.eval()
+    if not texts:
+        return np.zeros(0)
+    with (lora.reference_mode(lm) if _is_peft(lm) else contextlib.nullcontext()), attention_without_cudnn():
+        return np.concatenate([_prefixed_mean_logprob(lm, tokenizer, texts[s:s + batch_size])
+                               for s in range(0, len(texts), batch_size)]).astype(np.float64)
+
+
+def _prefixed_mean_logprob(lm, tokenizer, texts: list[str]) -> np.ndarray:
     device = next(lm.parameters()).device
-    out = []
-    for start in range(0, len(texts), batch_size):
-        chunk = texts[start:start + batch_size]
-        batch = generation.teacher_forced(tokenizer, [fluency_prompt(tokenizer)] * len(chunk), chunk, device)
-        if _is_peft(lm):
-            with lora.reference_mode(lm):
-                lp = token_logprobs(lm, batch, 1.0)                                  # (b, T)
-        else:
-            lp = token_logprobs(lm, batch, 1.0)
-        out.append((lp.sum(1) / batch.response_mask.sum(1)).float().cpu().numpy())   # (b,)
-    return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+    prompt = tokenizer(fluency_prompt(tokenizer), add_special_tokens=False, return_tensors="pt")["input_ids"]
+    prompt = prompt.to(device)                                                           # (1, P), no padding
+    head = lm(input_ids=prompt, use_cache=True, logits_to_keep=1)                        # the shared prompt, once
+    rows = generation.teacher_forced(tokenizer, [fluency_prompt(tokenizer)] * len(texts), texts, device)
+    ids, mask = rows.response_ids, rows.response_mask                                    # (b, T)
+    cache = head.past_key_values
+    cache.batch_repeat_interleave(len(texts))
+    P, T = prompt.shape[1], ids.shape[1]
+    out = lm(input_ids=ids, attention_mask=torch.cat([mask.new_ones((len(texts), P)), mask], 1).long(),
+             position_ids=torch.arange(P, P + T, device=device).expand(len(texts), T),
+             past_key_values=cache, use_cache=True)
+    logits = torch.cat([head.logits[:, -1:].expand(len(texts), 1, -1), out.logits[:, :-1]], 1).float()   # (b, T, V)
+    lp = gather_logprobs(logits, ids, 1.0) * mask                                        # (b, T)
+    return (lp.sum(1) / mask.sum(1)).cpu().numpy()
 
 
 # ---------------------------------------------------------------- the composite
