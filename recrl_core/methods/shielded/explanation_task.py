@@ -47,26 +47,34 @@ class ExplainerConfig:
     history_titles: int = 5       # titles shown in the prompt (Proposed)
     soft_tokens: int = 4          # k soft-prompt tokens from the ranker (Proposed)
     adapter_hidden: int = 64      # soft-prompt adapter width (Proposed)
+    adapt_layers: int | None = None   # LoRA (and the soft prompt's entry) on the top k layers; None = all (Proposed)
+    ablation_updates: int | None = None   # PPO updates of each ablation row and its main reference; None = ppo.updates
     seed: int = 0                 # user split, LoRA/adapter init, rollouts
     ppo: PPOConfig = field(default_factory=PPOConfig)   # the chapter's PPO run (full: the paper's values)
 
-    # Book mode affords one ablation (the paper's headline one, beta = 0) on this CPU.
+    # Book mode runs three ablations (beta = 0, LoRA r = 4, no factuality penalty) at half the
+    # main run's updates (``ablation_updates``), each against the main configuration at that budget.
     # The PPO run is sized here, visibly: fewer, smaller rollouts, and a learning rate that
     # belongs to them. The paper's 3e-5 is meant for thousands of updates; a handful of
     # updates at 3e-5 barely moves the adapter, so book and smoke train at 5e-4 and run
     # 3e-5 as the "lower learning rate" ablation row. ``ppo.lr`` is therefore a size of
     # *this* run (listed below), while PPOConfig keeps lr a semantic field for Ch. 5.
-    SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("train_users", "eval_users", "ablations", "ppo.rollout_batch",
-                                              "ppo.updates", "ppo.lr")
+    # With ``adapt_layers`` the layers below the adapted top are a frozen trunk, computed
+    # once per prompt and per rollout (spec-shielded-trunk): the CPU modes train the top 4
+    # of SmolLM2's 30 layers, full mode every layer, as the paper does.
+    SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("train_users", "eval_users", "ablations", "adapt_layers",
+                                              "ablation_updates", "ppo.rollout_batch", "ppo.updates", "ppo.lr")
 
     @classmethod
     def for_mode(cls, mode: Mode) -> "ExplainerConfig":
         ppo = {Mode.FULL: PPOConfig(),
-               Mode.BOOK: replace(PPOConfig.for_mode(Mode.BOOK), rollout_batch=8, updates=4, lr=5e-4),
+               Mode.BOOK: replace(PPOConfig.for_mode(Mode.BOOK), rollout_batch=32, updates=8, lr=5e-4),
                Mode.SMOKE: replace(PPOConfig.for_mode(Mode.SMOKE), rollout_batch=4, updates=1, lr=5e-4)}[mode]
         sizes = {Mode.FULL: {},
-                 Mode.BOOK: dict(train_users=128, eval_users=32, ablations=("beta=0",)),
-                 Mode.SMOKE: dict(train_users=8, eval_users=8, ablations=("beta=0",))}[mode]
+                 Mode.BOOK: dict(train_users=128, eval_users=128, ablations=("beta=0", "lora r=4", "no factuality"),
+                                 adapt_layers=4, ablation_updates=4),
+                 Mode.SMOKE: dict(train_users=8, eval_users=8, ablations=("beta=0", "lora r=4", "no factuality"),
+                                  adapt_layers=1)}[mode]
         return replace(cls(), ppo=ppo, **sizes)
 
 

@@ -1,0 +1,243 @@
+"""Chapter 7's runs: one (variant, seed) = a fresh explainer, trained with PPO and evaluated on the CTR users.
+
+The main run, its seeds and the ablation rows share everything but their one change:
+the task (users, recommended items, ranker contexts, CTR users), the store of prompt
+trunks, and the evaluation — every CTR user's explanation sampled at a fixed seed,
+scored by the composite reward, clicked by the grounded reader with the same click
+uniforms (spec-shielded-reader). The untrained explainer is the same function for every
+seed (zero-initialised LoRA B and soft-prompt output), so it is evaluated once and is the
+base of every relative CTR.
+
+:func:`run` trains and evaluates one :class:`ExplainerJob` (picklable, for
+``train.parallel.map_jobs``); each worker process builds the task and fills its prompt
+trunks once. Results are cached (``<cache>/explainer_runs``), so the chapter's later
+sections pool seeds without training them again.
+
+Spec: spec-shielded-ppo, spec-shielded-trunk.
+Taught in: sec-shielded-ppo, sec-shielded-seeds, sec-shielded-ablations
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from recrl_core.caching import TensorCache, make_key
+from recrl_core.config import Mode
+from recrl_core.data import prepare
+from recrl_core.envs import grounded
+from recrl_core.llm import generation, logprobs, lora, models, soft_prompt, trunk_rollout
+from recrl_core.methods.shielded import click_model, explanation_reward, explanation_task
+from recrl_core.rl import kl
+from recrl_core.train import ppo_loop
+
+EVAL_SEED = 1234        # sampling seed of the CTR users' explanations (chunk c uses EVAL_SEED + its offset)
+EVAL_CHUNK = 32         # CTR users per sampling call
+
+
+@dataclass
+class ExplainerTask:
+    """Everything a run reads, built once per process (:func:`build_task`)."""
+    mode: Mode
+    lm_name: str
+    xcfg: explanation_task.ExplainerConfig
+    reward_cfg: explanation_reward.RewardConfig
+    data: prepare.Prepared
+    ranker: explanation_task.Ranker
+    frame: pd.DataFrame               # one row per user (explanation_task.build_examples)
+    histories: tuple                  # (items (U, T), lengths (U,))
+    contexts: torch.Tensor            # (U, C) ranker context per row of `frame`
+    train_rows: np.ndarray            # rows of `frame` whose prompts PPO samples
+    eval_rows: np.ndarray             # the CTR users
+    reader: click_model.ExplanationClickModel
+    trunks: trunk_rollout.PromptTrunks | None = None   # shared by every explainer of this process
+
+
+@dataclass
+class Explainer:
+    policy: logprobs.PolicyWithValue
+    tokenizer: object
+    prompts: list[str]                # one per row of `frame`, with the soft-prompt marker
+    reward: explanation_reward.CompositeReward
+
+
+def build_task(mode: Mode, data_dir, lm_name: str | None = None, seed: int = 0) -> ExplainerTask:
+    """The Ch. 7 task in ``mode``: data, the cached SASRec ranker, examples, contexts and the reader."""
+    from recrl_core.methods.shielded import shields
+
+    xcfg = explanation_task.ExplainerConfig.for_mode(mode)
+    data = prepare.prepare(prepare.DataConfig.for_mode(mode, genres=explanation_task.GENRES), data_dir)
+    ranker = explanation_task.fit_ranker(data, mode, seed=seed)
+    world = grounded.load_world(grounded.GroundedConfig.for_mode(mode), data_dir)
+    frame, histories = explanation_task.build_examples(data, ranker.model, world, Path(data_dir), xcfg)
+    shields.hard_shield(ranker.model)
+    contexts = explanation_task.contexts_for(ranker.model, histories, frame)
+    return ExplainerTask(mode, lm_name or models.lm_for_mode(mode), xcfg, explanation_reward.RewardConfig.for_mode(mode),
+                data, ranker, frame, histories, contexts, np.flatnonzero(frame["split"] == "train"),
+                np.flatnonzero(frame["split"] == "eval"),
+                click_model.ExplanationClickModel(world, click_model.ClickConfig.for_mode(mode)))
+
+
+def make_explainer(task: ExplainerTask, lora_cfg: lora.LoRAConfig, seed: int,
+                   reward_cfg: explanation_reward.RewardConfig | None = None) -> Explainer:
+    """A fresh LM with LoRA (top ``adapt_layers`` layers), value head and soft prompt entering where LoRA starts."""
+    lm, tok = models.load_lm(task.lm_name)
+    top_cfg, split = lora.on_top_layers(lora_cfg, lm.config.num_hidden_layers, task.xcfg.adapt_layers)
+    policy = ppo_loop.make_policy(lm, top_cfg, seed=seed)
+    soft = soft_prompt.add_soft_prompt(policy.lm, tok, task.contexts.shape[1], task.xcfg.soft_tokens,
+                                       task.xcfg.adapter_hidden, seed=seed, layer=split)
+    prompts = explanation_task.prompts_for(task.frame, tok, soft.marker())
+    reward = explanation_reward.CompositeReward(reward_cfg or task.reward_cfg,
+                                                explanation_task.reward_contexts(task.frame, prompts), policy.lm, tok)
+    if split and (task.trunks is None or task.trunks.split != split):
+        task.trunks = trunk_rollout.PromptTrunks(tok, split)
+    return Explainer(policy, tok, prompts, reward)
+
+
+def _sample_and_score(task: ExplainerTask, ex: Explainer, rows: np.ndarray, settings: dict, temperature: float, seed: int):
+    """One explanation per row; (texts, log π (B, T), log π_ref (B, T), mask (B, T))."""
+    chunk, lm = [ex.prompts[i] for i in rows], ex.policy.lm
+    split = soft_prompt.find(lm).layer
+    with torch.no_grad():
+        if split == 0:
+            batch = generation.generate(lm, ex.tokenizer, chunk, settings, seed=seed, context=task.contexts[rows])
+            cut, logp = None, logprobs.token_logprobs(lm, batch, temperature)
+        else:
+            sampled = trunk_rollout.generate(lm, ex.tokenizer, chunk, task.trunks, settings, seed=seed,
+                                             context=task.contexts[rows])
+            batch, cut, logp = sampled.batch, sampled.trunk, sampled.logprobs
+        with lora.reference_mode(lm):
+            ref = logprobs.token_logprobs(lm, batch, temperature, cut=cut)
+    return batch.texts, logp, ref, batch.response_mask
+
+
+def evaluate(task: ExplainerTask, ex: Explainer, ppo_cfg) -> dict:
+    """The CTR users' explanations: texts, reward terms, clicks (U, draws) and drift to the reference."""
+    settings = ppo_loop.rollout_settings(ppo_cfg)
+    rows = task.eval_rows
+    parts = [_sample_and_score(task, ex, rows[s:s + EVAL_CHUNK], settings, ppo_cfg.temperature, EVAL_SEED + s)
+             for s in range(0, len(rows), EVAL_CHUNK)]
+    texts = [t for part in parts for t in part[0]]
+    tokens = sum(float(m.sum()) for *_, m in parts)
+    meta = task.frame.iloc[rows]
+    return {"texts": texts,
+            "terms": task_terms(ex, texts, rows),
+            "clicks": task.reader.clicks(meta["world_user"].to_numpy(), meta["world_item"].to_numpy(), texts),
+            "kl_token": sum(float((kl.kl_k1(lp, rf) * m).sum()) for _, lp, rf, m in parts) / tokens,
+            "seq_logprob_diff": float(torch.cat([(lp - rf).mul(m).sum(1) for _, lp, rf, m in parts]).mean()),
+            "seq_logprob": float(torch.cat([lp.mul(m).sum(1) for _, lp, _, m in parts]).mean())}
+
+
+def task_terms(ex: Explainer, texts: list[str], rows: np.ndarray) -> pd.DataFrame:
+    """The composite reward's terms of ``texts`` written for ``rows`` (the main run's weights)."""
+    return ex.reward.terms(texts, [ex.prompts[i] for i in rows])
+
+
+def train(task: ExplainerTask, ex: Explainer, ppo_cfg, reward=None, callback=None, progress: bool = False) -> pd.DataFrame:
+    """``ppo_cfg.updates`` PPO updates on the training users' prompts; the history as a table."""
+    history = ppo_loop.fit_ppo(ex.policy, ex.tokenizer, [ex.prompts[i] for i in task.train_rows],
+                               reward or ex.reward, ppo_cfg, contexts=task.contexts[task.train_rows],
+                               callback=callback, progress=progress, trunks=task.trunks)
+    return pd.DataFrame(history)
+
+
+# ---------------------------------------------------------------- jobs, for map_jobs and the cache
+
+@dataclass(frozen=True)
+class ExplainerJob:
+    """One row of Chapter 7's tables: ``variant`` is "untrained", "main" or an ablation name.
+
+    ``updates`` overrides the chapter's number of PPO updates (the ablation rows' budget).
+    """
+    variant: str
+    seed: int
+    mode: str
+    data_dir: str
+    updates: int | None = None
+
+
+@functools.lru_cache(maxsize=2)
+def _task(mode: str, data_dir: str) -> ExplainerTask:
+    return build_task(Mode(mode), data_dir)
+
+
+def job_key(task: ExplainerTask, job: ExplainerJob) -> str:
+    """Cache key of a run: everything that decides its result."""
+    return make_key(variant=job.variant, seed=job.seed, updates=job.updates, mode=task.mode.value, lm=task.lm_name,
+                    xcfg=dataclasses.asdict(task.xcfg), reward=dataclasses.asdict(task.reward_cfg),
+                    eval_seed=EVAL_SEED, eval_chunk=EVAL_CHUNK, rows=len(task.frame), version=1)
+
+
+def configs(task: ExplainerTask, job: ExplainerJob):
+    """(PPO, LoRA, reward) configs of a job: the chapter's run with its ablation and budget applied."""
+    ppo_cfg = dataclasses.replace(task.xcfg.ppo, seed=job.seed)
+    if job.updates is not None:
+        ppo_cfg = dataclasses.replace(ppo_cfg, updates=job.updates)
+    name = "main" if job.variant == "untrained" else job.variant
+    return explanation_task.ablation(name, ppo_cfg, lora.LoRAConfig(), task.reward_cfg)
+
+
+def run_in_process(job: ExplainerJob, task: ExplainerTask, callback=None, progress: bool = False) -> tuple[dict, Explainer]:
+    """Train (unless "untrained") and evaluate one explainer here; cache the result; return it and the explainer."""
+    start = time.perf_counter()
+    ppo_cfg, lora_cfg, reward_cfg = configs(task, job)
+    ex = make_explainer(task, lora_cfg, job.seed)                        # scored with the main weights
+    history = []
+    if job.variant != "untrained":
+        trained_on = ex.reward if reward_cfg == task.reward_cfg else explanation_reward.CompositeReward(
+            reward_cfg, explanation_task.reward_contexts(task.frame, ex.prompts), ex.policy.lm, ex.tokenizer)
+        history = train(task, ex, ppo_cfg, reward=trained_on, callback=callback, progress=progress).to_dict("records")
+    ev = evaluate(task, ex, ppo_cfg)
+    meta = {"variant": job.variant, "seed": job.seed, "updates": ppo_cfg.updates, "seconds": time.perf_counter() - start,
+            "history": history, "texts": ev["texts"], "terms": {k: float(v) for k, v in ev["terms"].mean().items()},
+            **{k: ev[k] for k in ("kl_token", "seq_logprob_diff", "seq_logprob")}}
+    TensorCache("explainer_runs").save(job_key(task, job), {"clicks": ev["clicks"].astype(np.uint8)}, meta)
+    return meta | {"clicks": ev["clicks"], "cached": False}, ex
+
+
+def run(job: ExplainerJob, task: ExplainerTask | None = None) -> dict:
+    """One job's result, from the cache (``<cache>/explainer_runs``) or by :func:`run_in_process`.
+
+    Returns: variant, seed, updates, seconds, history (one dict per update; empty when
+    untrained), texts, clicks (U, draws) bool, terms (mean of every reward term), kl_token,
+    seq_logprob_diff, seq_logprob, cached.
+    """
+    task = task or _task(job.mode, job.data_dir)
+    stored = TensorCache("explainer_runs").load(job_key(task, job))
+    if stored is not None:
+        tensors, meta = stored
+        return meta | {"clicks": tensors["clicks"].numpy().astype(bool), "cached": True}
+    return run_in_process(job, task)[0]
+
+
+def pooled_relative_ctr(runs: list[dict], base: dict, seed: int = 0) -> dict:
+    """Relative CTR of several seeds' explainers against the untrained one, users resampled.
+
+    Every seed's click draws of a user stay in that user's row (U, seeds x draws), paired
+    with the untrained explainer's draws repeated; the bootstrap resamples users
+    (``click_model.relative_ctr``).
+    """
+    new = np.concatenate([r["clicks"] for r in runs], axis=1)
+    return click_model.relative_ctr(new, np.tile(base["clicks"], (1, len(runs))), seed=seed)
+
+
+def users_needed(clicks_new: np.ndarray, clicks_base: np.ndarray, power: float = 0.8, level: float = 0.95) -> float:
+    """CTR users a paired two-sided z-test would need to detect the observed CTR difference.
+
+    n = ((z_{1-a/2} + z_{power}) sd(d) / mean(d))^2 for the per-user differences d (U,)
+    of mean clicks; inf when the observed difference is 0.
+    """
+    from statistics import NormalDist
+
+    d = np.asarray(clicks_new, dtype=np.float64).mean(1) - np.asarray(clicks_base, dtype=np.float64).mean(1)
+    if d.mean() == 0:
+        return float("inf")
+    z = NormalDist().inv_cdf(1 - (1 - level) / 2) + NormalDist().inv_cdf(power)
+    return float((z * d.std(ddof=1) / d.mean()) ** 2)
