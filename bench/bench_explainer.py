@@ -127,6 +127,17 @@ def ppo_trunk_bench(model_name: str, adapt_layers: int | None, rounds: int = 2) 
         t = time.perf_counter()
         trunks.batch(policy.lm, prompts)
         fill_s = time.perf_counter() - t
+    from recrl_core.llm import generation
+
+    first = list(range(cfg.rollout_batch))                 # rollout generation alone: tokens/s
+    t = time.perf_counter()
+    if trunks is None:
+        sampled = generation.generate(policy.lm, tok, [prompts[j] for j in first], loop.rollout_settings(cfg),
+                                      seed=0, context=ctx[first])
+    else:
+        sampled = trunk_rollout.generate(policy.lm, tok, [prompts[j] for j in first], trunks,
+                                         loop.rollout_settings(cfg), seed=0, context=ctx[first]).batch
+    gen_tokens_s = float(sampled.response_mask.sum()) / (time.perf_counter() - t)
     opt = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=cfg.lr)
     rng = np.random.default_rng(0)
     rows = []
@@ -146,6 +157,7 @@ def ppo_trunk_bench(model_name: str, adapt_layers: int | None, rounds: int = 2) 
             "rounds": rounds, "collect_s": round(mean["collect_s"], 2), "update_s": round(mean["update_s"], 2),
             "s_per_explanation": round(per_expl, 3),
             "s_per_1k_response_tokens": round(1000 * (mean["collect_s"] + mean["update_s"]) / mean["response_tokens"], 1),
+            "generation_tokens_per_s": round(gen_tokens_s, 1),
             "prompt_trunks": {"prompts": len(prompts), "fill_s": round(fill_s, 1)}}
 
 
@@ -160,6 +172,7 @@ def frozen_trunk_bench(model_name: str, adapt_layers: int) -> dict:
     amortised = top["s_per_explanation"] + top["prompt_trunks"]["fill_s"] / run
     return {"all_layers": base, "top_layers": top,
             "speedup_per_explanation": round(base["s_per_explanation"] / top["s_per_explanation"], 2),
+            "generation_speedup": round(top["generation_tokens_per_s"] / base["generation_tokens_per_s"], 2),
             f"speedup_with_fill_over_{run}_explanations": round(base["s_per_explanation"] / amortised, 2)}
 
 
