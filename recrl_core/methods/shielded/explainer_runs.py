@@ -168,11 +168,14 @@ def _task(mode: str, data_dir: str) -> ExplainerTask:
     return build_task(Mode(mode), data_dir)
 
 
+RUN_VERSION = 1          # bump when code that decides a run's result changes (sampling, PPO, reward, reader)
+
+
 def job_key(task: ExplainerTask, job: ExplainerJob) -> str:
-    """Cache key of a run: everything that decides its result."""
+    """Cache key of a run: everything that decides its result (configs, data size, LM, :data:`RUN_VERSION`)."""
     return make_key(variant=job.variant, seed=job.seed, updates=job.updates, mode=task.mode.value, lm=task.lm_name,
                     xcfg=dataclasses.asdict(task.xcfg), reward=dataclasses.asdict(task.reward_cfg),
-                    eval_seed=EVAL_SEED, eval_chunk=EVAL_CHUNK, rows=len(task.frame), version=1)
+                    eval_seed=EVAL_SEED, eval_chunk=EVAL_CHUNK, rows=len(task.frame), version=RUN_VERSION)
 
 
 def configs(task: ExplainerTask, job: ExplainerJob):
