@@ -6,8 +6,8 @@ Four measurements, each in a fresh subprocess so that its peak RSS is its own:
 1. ``generation``: explanation tokens/s for N Ch. 7 prompts (soft prompt on, rollout
    settings, 40 new tokens) generated one per call (the baseline) and batched.
 2. ``ppo``: seconds for rollout collection and for the PPO update per rollout at the
-   Ch. 7 book sizes (8 prompts, 2 epochs) with the composite reward, with the ranker
-   soft prompt and — the baseline, same run — without it (text prompt only).
+   Ch. 7 book sizes (``ExplainerConfig.for_mode(book).ppo``: 32 prompts, 2 epochs) with the
+   composite reward, with the ranker soft prompt and — the baseline, same run — without it.
 3. ``ppo_frozen_trunk``: seconds per training explanation, end to end (rollout, scoring,
    reference, reward, PPO epochs), at the Ch. 7 book settings: the baseline path (LoRA on
    every layer, ``generate``, whole-model passes) and — same prompts, same sizes — LoRA on
@@ -15,7 +15,7 @@ Four measurements, each in a fresh subprocess so that its peak RSS is its own:
    one-off cost of the prompt trunks, amortised over a run, and rollout tokens/s of both.
 4. ``ppo_vs_grpo``: our PPO and trl's GRPO on the same composite reward (text prompts:
    trl cannot feed a soft prompt), LoRA r 16, learning rate 5e-4, an equal budget of
-   ``--updates`` x 8 sampled explanations: wall time per update and the ratio.
+   ``--updates`` x the book rollout size of sampled explanations: wall time per update and the ratio.
 
 Prints JSON and writes ``bench/out/explainer.json``.
 Usage: ``RECRL_DATA_DIR=... python bench/bench_explainer.py [--updates 2] [--model smollm2-135m]``
@@ -83,60 +83,39 @@ def generation_bench(model_name: str, n: int = 8) -> dict:
     return out
 
 
-def ppo_bench(model_name: str, soft: bool, rounds: int = 2) -> dict:
+def ppo_bench(model_name: str, soft: bool, adapt_layers: int | None = None, rounds: int = 2) -> dict:
+    """``rounds`` rollouts + PPO updates at the Ch. 7 book sizes, LoRA on every layer or on the top ``adapt_layers``.
+
+    Before timing: MiniLM is loaded, the item/profile vectors exist and (frozen trunk) every
+    training prompt's trunk is filled — its one-off cost is reported as ``prompt_trunks``.
+    Rollout generation is also timed alone (tokens/s).
+    """
     import numpy as np
     import torch
 
+    from recrl_core.llm import generation, trunk_rollout
     from recrl_core.train import ppo_loop as loop
 
-    policy, tok, prompts, ctx, reward, xcfg = _task(model_name, soft)
+    policy, tok, prompts, ctx, reward, xcfg = _task(model_name, soft, adapt_layers)
     cfg = _ppo_cfg(xcfg)
-    opt = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=cfg.lr)
-    rows = []
-    for i in range(rounds):
-        pick = slice(i * cfg.rollout_batch, (i + 1) * cfg.rollout_batch)
-        t = time.perf_counter()
-        roll = loop.collect(policy, tok, prompts[pick], reward, cfg, seed=i,
-                            contexts=None if ctx is None else ctx[pick])
-        t_collect = time.perf_counter() - t
-        t = time.perf_counter()
-        loop.ppo_update(policy, opt, roll, cfg, cfg.kl_coef, np.random.default_rng(i))
-        rows.append({"collect_s": t_collect, "update_s": time.perf_counter() - t,
-                     "response_tokens": float(roll.batch.response_mask.sum())})
-    mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
-    return {"soft_prompt": soft, "rollout_batch": cfg.rollout_batch, "ppo_epochs": cfg.ppo_epochs, "rounds": rounds,
-            "collect_s": round(mean["collect_s"], 2), "update_s": round(mean["update_s"], 2),
-            "s_per_1k_response_tokens": round(1000 * (mean["collect_s"] + mean["update_s"]) / mean["response_tokens"], 1)}
-
-
-def ppo_trunk_bench(model_name: str, adapt_layers: int | None, rounds: int = 2) -> dict:
-    """One path (all layers when ``adapt_layers`` is None), ``rounds`` rollouts + updates at book sizes."""
-    import numpy as np
-    import torch
-
-    from recrl_core.llm import trunk_rollout
-    from recrl_core.train import ppo_loop as loop
-
-    policy, tok, prompts, ctx, reward, xcfg = _task(model_name, True, adapt_layers)
-    cfg = _ppo_cfg(xcfg)
+    settings = loop.rollout_settings(cfg)
     reward(["warm-up"], prompts[:1])                       # MiniLM loaded and item/profile vectors, as in a run
     reward._vectors(prompts)
+    rows_of = (lambda pick: None) if ctx is None else (lambda pick: ctx[torch.as_tensor(pick)])
     trunks, fill_s = None, 0.0
     if adapt_layers is not None:
         trunks = trunk_rollout.PromptTrunks(tok, policy.lm.config.num_hidden_layers - adapt_layers)
         t = time.perf_counter()
         trunks.batch(policy.lm, prompts)
         fill_s = time.perf_counter() - t
-    from recrl_core.llm import generation
-
     first = list(range(cfg.rollout_batch))                 # rollout generation alone: tokens/s
     t = time.perf_counter()
     if trunks is None:
-        sampled = generation.generate(policy.lm, tok, [prompts[j] for j in first], loop.rollout_settings(cfg),
-                                      seed=0, context=ctx[first])
+        sampled = generation.generate(policy.lm, tok, [prompts[j] for j in first], settings, seed=0,
+                                      context=rows_of(first))
     else:
-        sampled = trunk_rollout.generate(policy.lm, tok, [prompts[j] for j in first], trunks,
-                                         loop.rollout_settings(cfg), seed=0, context=ctx[first]).batch
+        sampled = trunk_rollout.generate(policy.lm, tok, [prompts[j] for j in first], trunks, settings, seed=0,
+                                         context=rows_of(first)).batch
     gen_tokens_s = float(sampled.response_mask.sum()) / (time.perf_counter() - t)
     opt = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=cfg.lr)
     rng = np.random.default_rng(0)
@@ -144,8 +123,8 @@ def ppo_trunk_bench(model_name: str, adapt_layers: int | None, rounds: int = 2) 
     for i in range(rounds):
         pick = rng.choice(len(prompts), size=cfg.rollout_batch)
         t = time.perf_counter()
-        roll = loop.collect(policy, tok, [prompts[j] for j in pick], reward, cfg, seed=i,
-                            contexts=ctx[torch.as_tensor(pick)], trunks=trunks)
+        roll = loop.collect(policy, tok, [prompts[j] for j in pick], reward, cfg, seed=i, contexts=rows_of(pick),
+                            trunks=trunks)
         t_collect = time.perf_counter() - t
         t = time.perf_counter()
         loop.ppo_update(policy, opt, roll, cfg, cfg.kl_coef, rng)
@@ -153,8 +132,9 @@ def ppo_trunk_bench(model_name: str, adapt_layers: int | None, rounds: int = 2) 
                      "response_tokens": float(roll.batch.response_mask.sum())})
     mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     per_expl = (mean["collect_s"] + mean["update_s"]) / cfg.rollout_batch
-    return {"adapt_layers": adapt_layers or "all", "rollout_batch": cfg.rollout_batch, "ppo_epochs": cfg.ppo_epochs,
-            "rounds": rounds, "collect_s": round(mean["collect_s"], 2), "update_s": round(mean["update_s"], 2),
+    return {"soft_prompt": soft, "adapt_layers": adapt_layers or "all", "rollout_batch": cfg.rollout_batch,
+            "ppo_epochs": cfg.ppo_epochs, "rounds": rounds,
+            "collect_s": round(mean["collect_s"], 2), "update_s": round(mean["update_s"], 2),
             "s_per_explanation": round(per_expl, 3),
             "s_per_1k_response_tokens": round(1000 * (mean["collect_s"] + mean["update_s"]) / mean["response_tokens"], 1),
             "generation_tokens_per_s": round(gen_tokens_s, 1),
@@ -206,8 +186,8 @@ PARTS = {"generation": lambda a: generation_bench(a.model),
          "ppo_vs_grpo": lambda a: ppo_vs_grpo_bench(a.model, a.updates)}
 
 
-SUBPARTS = {"ppo_all_layers": lambda a: ppo_trunk_bench(a.model, None),
-            "ppo_top_layers": lambda a: ppo_trunk_bench(a.model, a.adapt_layers)}
+SUBPARTS = {"ppo_all_layers": lambda a: ppo_bench(a.model, soft=True),
+            "ppo_top_layers": lambda a: ppo_bench(a.model, soft=True, adapt_layers=a.adapt_layers)}
 
 
 def main() -> None:

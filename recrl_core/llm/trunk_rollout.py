@@ -120,11 +120,17 @@ def _check_settings(settings: dict) -> None:
         raise ValueError("trunk rollouts sample from the whole vocabulary: set top_k=0 (spec-generation-defaults)")
 
 
-def next_token(logits: torch.Tensor, settings: dict, generator: torch.Generator) -> torch.Tensor:
-    """(B, V) last-position logits -> (B,) tokens: greedy, or sampled at temperature with top-p."""
+def next_token(logits: torch.Tensor, settings: dict, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, V) last-position logits -> (B,) tokens and their (B,) log-probabilities under the policy.
+
+    Greedy, or sampled at the settings' temperature with top-p. The log-probability is the
+    untruncated policy's at that temperature (1 when greedy), as ``llm.logprobs`` scores it.
+    """
     if not settings.get("do_sample", False):
-        return logits.argmax(-1)
+        tokens = logits.argmax(-1)
+        return tokens, torch.log_softmax(logits.float(), -1).gather(-1, tokens[:, None]).squeeze(1)
     probs = torch.softmax(logits.float() / settings.get("temperature", 1.0), dim=-1)     # (B, V)
+    policy = probs
     top_p = settings.get("top_p", 1.0)
     if top_p is not None and top_p < 1.0:
         sorted_p, order = probs.sort(dim=-1, descending=True)
@@ -133,7 +139,8 @@ def next_token(logits: torch.Tensor, settings: dict, generator: torch.Generator)
     # inverse-CDF draw: exact, and ~20x cheaper than torch.multinomial over a 49k vocabulary on a CPU
     cdf = probs.cumsum(-1)                                                                # (B, V)
     u = (1.0 - torch.rand((probs.shape[0], 1), generator=generator, device=probs.device)) * cdf[:, -1:]
-    return torch.searchsorted(cdf, u).squeeze(1).clamp_(max=probs.shape[-1] - 1)        # u in (0, total]
+    tokens = torch.searchsorted(cdf, u).squeeze(1).clamp_(max=probs.shape[-1] - 1)      # u in (0, total]
+    return tokens, policy.gather(-1, tokens[:, None]).squeeze(1).log()                  # no second pass over V
 
 
 class _Recorder:
@@ -185,7 +192,6 @@ def generate(lm, tokenizer, prompts: Sequence[str], trunks: PromptTrunks, settin
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     recorder, finals = _Recorder(layers[split]), []
     final_hook = norm.register_forward_hook(lambda module, args, out: finals.append(out[:, -1:].detach()))
-    temperature = settings.get("temperature", 1.0) if settings.get("do_sample", False) else 1.0
     try:
         with attention_without_cudnn(), soft_prompt.bind(lm, context):
             h = soft.add_to(hidden, ids) if soft is not None else hidden
@@ -197,10 +203,10 @@ def generate(lm, tokenizer, prompts: Sequence[str], trunks: PromptTrunks, settin
             tokens, logps, finished = [], [], torch.zeros(B, dtype=torch.bool, device=ids.device)
             attn, step_pos = mask, pos[:, -1:]
             for t in range(settings["max_new_tokens"]):
-                tok = next_token(logits[:, -1], settings, generator)
-                tok = torch.where(finished, torch.full_like(tok, pad), tok)
+                tok, logp = next_token(logits[:, -1], settings, generator)
+                tok = torch.where(finished, torch.full_like(tok, pad), tok)              # padding: masked below
                 tokens.append(tok)
-                logps.append(torch.log_softmax(logits[:, -1].float() / temperature, -1).gather(-1, tok[:, None]))
+                logps.append(logp[:, None])
                 finished |= tok == eos
                 if bool(finished.all()) or t + 1 == settings["max_new_tokens"]:
                     break

@@ -54,22 +54,23 @@ def rollout_settings(cfg: ppo.PPOConfig) -> dict:
 
 
 @torch.no_grad()
-def collect(policy: PolicyWithValue, tokenizer, prompts: list[str], reward_fn: RewardFn,
-            cfg: ppo.PPOConfig, seed: int, contexts: torch.Tensor | None = None,
-            trunks: trunk_rollout.PromptTrunks | None = None) -> Rollout:
-    """Sample, score under policy and reference, and compute the sequence rewards.
+def sample(policy: PolicyWithValue, tokenizer, prompts: list[str], cfg: ppo.PPOConfig, seed: int,
+           contexts: torch.Tensor | None = None, trunks: trunk_rollout.PromptTrunks | None = None,
+           chunk: int | None = None):
+    """Sample one reply per prompt and score it: ``(batch, trunk, log π_old, log π_ref, V_old)``.
 
     ``contexts`` (B, C), one row per prompt, feed a soft prompt (``llm.soft_prompt``);
     the reference pass runs with adapter and soft prompt off. With ``trunks`` the
-    rollout runs on the frozen trunk: log π_old and V_old come from sampling itself, and
-    the reference pass runs only the adapted layers.
+    rollout runs on the frozen trunk (returned; None otherwise): log π_old and V_old come
+    from sampling itself, and the reference pass runs only the adapted layers. Scoring
+    passes take ``chunk`` rows at a time (default: ``cfg.minibatch_size``). Tensors are (B, T).
     """
     policy.eval()
+    chunks = _chunks(len(prompts), chunk or cfg.minibatch_size)
     if trunks is None:
         cut = None
         batch = generation.generate(policy.lm, tokenizer, prompts, rollout_settings(cfg), seed=seed,
                                     context=contexts)
-        chunks = _chunks(len(batch), cfg.minibatch_size)
         parts = [policy(batch.rows(idx), cfg.temperature) for idx in chunks]
         logp, values = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
     else:                                   # sampling already gave log π_old and the value head's states
@@ -77,10 +78,17 @@ def collect(policy: PolicyWithValue, tokenizer, prompts: list[str], reward_fn: R
                                          seed=seed, context=contexts)
         batch, cut, logp = sampled.batch, sampled.trunk, sampled.logprobs
         values = policy.values(sampled.states, batch.response_mask)
-        chunks = _chunks(len(batch), cfg.minibatch_size)
     with lora.reference_mode(policy.lm):
         ref = torch.cat([token_logprobs(policy.lm, batch.rows(idx), cfg.temperature, cut=_rows(cut, idx))
                          for idx in chunks])
+    return batch, cut, logp, ref, values
+
+
+def collect(policy: PolicyWithValue, tokenizer, prompts: list[str], reward_fn: RewardFn,
+            cfg: ppo.PPOConfig, seed: int, contexts: torch.Tensor | None = None,
+            trunks: trunk_rollout.PromptTrunks | None = None) -> Rollout:
+    """:func:`sample`, then the sequence rewards ``reward_fn(texts, prompts)``."""
+    batch, cut, logp, ref, values = sample(policy, tokenizer, prompts, cfg, seed, contexts, trunks)
     scores = torch.as_tensor(list(reward_fn(batch.texts, prompts)), dtype=torch.float32)
     return Rollout(batch, prompts, logp, ref, values, scores.to(logp.device), cut)
 

@@ -114,7 +114,7 @@ def test_sampling_is_seeded_and_settings_are_checked(explainer, lm_tokenizer):
 def test_top_p_keeps_the_nucleus_only():
     logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
     gen = torch.Generator().manual_seed(0)
-    draws = {int(trunk_rollout.next_token(logits, dict(do_sample=True, temperature=1.0, top_p=0.7), gen))
+    draws = {int(trunk_rollout.next_token(logits, dict(do_sample=True, temperature=1.0, top_p=0.7), gen)[0])
              for _ in range(200)}
     assert draws == {0, 1}                                          # 0.5 + 0.3 covers 0.7; 0.15 and 0.05 never
 
@@ -178,7 +178,11 @@ def test_ppo_on_the_trunk_trains_only_the_top_and_starts_at_zero_kl(explainer, l
 def test_sampling_draws_from_the_tempered_distribution():
     probs = torch.tensor([0.1, 0.0, 0.6, 0.3])
     logits = torch.log(probs).expand(20_000, 4) * 0.5                     # at temperature 0.5: probs back
-    tokens = trunk_rollout.next_token(logits, dict(do_sample=True, temperature=0.5), torch.Generator().manual_seed(1))
+    tokens, logp = trunk_rollout.next_token(logits, dict(do_sample=True, temperature=0.5),
+                                            torch.Generator().manual_seed(1))
     freq = torch.bincount(tokens, minlength=4).float() / len(tokens)
     assert freq[1] == 0 and torch.allclose(freq, probs, atol=0.015)
-    assert torch.equal(trunk_rollout.next_token(logits[:3], dict(do_sample=False), None), torch.tensor([2, 2, 2]))
+    torch.testing.assert_close(logp, torch.log(probs)[tokens])                  # log π(y) at the temperature
+    greedy, greedy_logp = trunk_rollout.next_token(logits[:3], dict(do_sample=False), None)
+    assert torch.equal(greedy, torch.tensor([2, 2, 2]))
+    torch.testing.assert_close(greedy_logp, torch.log_softmax(logits[:3], -1)[:, 2])   # greedy: temperature 1

@@ -33,7 +33,7 @@ from recrl_core.caching import TensorCache, make_key
 from recrl_core.config import Mode
 from recrl_core.data import prepare
 from recrl_core.envs import grounded
-from recrl_core.llm import generation, logprobs, lora, models, soft_prompt, trunk_rollout
+from recrl_core.llm import logprobs, lora, models, soft_prompt, trunk_rollout
 from recrl_core.methods.shielded import click_model, explanation_reward, explanation_task
 from recrl_core.rl import kl
 from recrl_core.train import ppo_loop
@@ -101,29 +101,15 @@ def make_explainer(task: ExplainerTask, lora_cfg: lora.LoRAConfig, seed: int,
     return Explainer(policy, tok, prompts, reward)
 
 
-def _sample_and_score(task: ExplainerTask, ex: Explainer, rows: np.ndarray, settings: dict, temperature: float, seed: int):
-    """One explanation per row; (texts, log π (B, T), log π_ref (B, T), mask (B, T))."""
-    chunk, lm = [ex.prompts[i] for i in rows], ex.policy.lm
-    split = soft_prompt.find(lm).layer
-    with torch.no_grad():
-        if split == 0:
-            batch = generation.generate(lm, ex.tokenizer, chunk, settings, seed=seed, context=task.contexts[rows])
-            cut, logp = None, logprobs.token_logprobs(lm, batch, temperature)
-        else:
-            sampled = trunk_rollout.generate(lm, ex.tokenizer, chunk, task.trunks, settings, seed=seed,
-                                             context=task.contexts[rows])
-            batch, cut, logp = sampled.batch, sampled.trunk, sampled.logprobs
-        with lora.reference_mode(lm):
-            ref = logprobs.token_logprobs(lm, batch, temperature, cut=cut)
-    return batch.texts, logp, ref, batch.response_mask
-
-
 def evaluate(task: ExplainerTask, ex: Explainer, ppo_cfg) -> dict:
     """The CTR users' explanations: texts, reward terms, clicks (U, draws) and drift to the reference."""
-    settings = ppo_loop.rollout_settings(ppo_cfg)
-    rows = task.eval_rows
-    parts = [_sample_and_score(task, ex, rows[s:s + EVAL_CHUNK], settings, ppo_cfg.temperature, EVAL_SEED + s)
-             for s in range(0, len(rows), EVAL_CHUNK)]
+    rows, trunks = task.eval_rows, task.trunks if soft_prompt.find(ex.policy.lm).layer else None
+    parts = []
+    for s in range(0, len(rows), EVAL_CHUNK):                     # the rollout's own sampling and scoring
+        chunk = rows[s:s + EVAL_CHUNK]
+        batch, _, logp, ref, _ = ppo_loop.sample(ex.policy, ex.tokenizer, [ex.prompts[i] for i in chunk], ppo_cfg,
+                                                 EVAL_SEED + s, task.contexts[chunk], trunks, chunk=EVAL_CHUNK)
+        parts.append((batch.texts, logp, ref, batch.response_mask))
     texts = [t for part in parts for t in part[0]]
     tokens = sum(float(m.sum()) for *_, m in parts)
     meta = task.frame.iloc[rows]
@@ -168,7 +154,7 @@ def _task(mode: str, data_dir: str) -> ExplainerTask:
     return build_task(Mode(mode), data_dir)
 
 
-RUN_VERSION = 1          # bump when code that decides a run's result changes (sampling, PPO, reward, reader)
+RUN_VERSION = 2          # bump when code that decides a run's result changes (sampling, PPO, reward, reader)
 
 
 def job_key(task: ExplainerTask, job: ExplainerJob) -> str:
