@@ -12,6 +12,9 @@ Three measurements, each in a fresh subprocess so that its peak RSS is its own:
 3. ``ppo_vs_grpo``: the same reward, LoRA (r 16) and learning rate, and an equal
    budget of sampled completions (``--updates`` x 16): wall time per update and
    held-out reward (32 users, one seeded sample each) before and after.
+4. ``grpo_whole_step`` / ``grpo_micro_4``: trl's GRPO at Ch. 5 book settings with a round's
+   16 completions in one forward/backward (trl's default) or 4 at a time (``TRLConfig.micro_batch``):
+   peak RSS and seconds per round, and their ratios (spec-trl explains the memory).
 
 Prints JSON and writes ``bench/out/llm.json``.
 Usage: ``RECRL_DATA_DIR=... python bench/bench_llm.py [--updates 4] [--model smollm2-135m]``
@@ -132,26 +135,48 @@ def ppo_vs_grpo_bench(model_name: str, updates: int) -> dict:
             "ppo_over_grpo_time": round(ppo_s / grpo_s, 2)}
 
 
+def grpo_step_bench(model_name: str, micro_batch: int, rounds: int = 2) -> dict:
+    """trl's GRPO on the Ch. 5 task at book settings (4 prompts x 4 completions per round, LoRA r 16 on the
+    top 4 layers); ``micro_batch`` completions per forward/backward. The part's peak RSS is the point."""
+    from recrl_core.llm import lora, models, trl_route
+
+    tok = models.load_tokenizer(model_name)
+    train, _ = _task(tok, 160, 32)
+    top, _ = lora.on_top_layers(lora.LoRAConfig(r=16, alpha=16), 30, 4)
+    cfg = trl_route.TRLConfig(steps=rounds, prompts_per_step=4, num_generations=4, micro_batch=micro_batch,
+                              lr=LR, max_new_tokens=NEW_TOKENS)
+    with tempfile.TemporaryDirectory() as out:
+        _, _, seconds = trl_route.train(models.model_path(model_name), tok, train.prompts, train.trl_reward,
+                                        cfg, top, Path(out))
+    return {"micro_batch": micro_batch, "completions_per_round": cfg.completions_per_step,
+            "s_per_round": round(seconds / rounds, 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--updates", type=int, default=4)
-    parser.add_argument("--one", choices=["generation", "ppo", "ppo_vs_grpo"])
+    parser.add_argument("--one", choices=["generation", "ppo", "ppo_vs_grpo", "grpo_whole_step", "grpo_micro_4"])
     parser.add_argument("--out", type=Path, default=Path("bench/out/llm.json"))
     args = parser.parse_args()
     from recrl_core import results
 
     if args.one:
         fn = {"generation": lambda: generation_bench(args.model), "ppo": lambda: ppo_bench(args.model),
-              "ppo_vs_grpo": lambda: ppo_vs_grpo_bench(args.model, args.updates)}[args.one]
+              "ppo_vs_grpo": lambda: ppo_vs_grpo_bench(args.model, args.updates),
+              "grpo_whole_step": lambda: grpo_step_bench(args.model, 16),
+              "grpo_micro_4": lambda: grpo_step_bench(args.model, 4)}[args.one]
         results.measure_part(fn)
         return
 
-    results.write_report({"benchmark": "LLM: generation, PPO update, PPO vs GRPO (Ch. 5 genre task)",
-                          "model": args.model,
-                          **{part: results.run_part(__file__, "--one", part, "--model", args.model,
-                                                    "--updates", str(args.updates))
-                             for part in ("generation", "ppo", "ppo_vs_grpo")}}, args.out)
+    parts = {part: results.run_part(__file__, "--one", part, "--model", args.model, "--updates", str(args.updates))
+             for part in ("generation", "ppo", "ppo_vs_grpo", "grpo_whole_step", "grpo_micro_4")}
+    whole, micro = parts["grpo_whole_step"], parts["grpo_micro_4"]
+    results.write_report({"benchmark": "LLM: generation, PPO update, PPO vs GRPO, trl's peak memory (Ch. 5 genre task)",
+                          "model": args.model, **parts,
+                          "grpo_peak_rss_whole_over_micro": round(whole["peak_rss_mb"] / micro["peak_rss_mb"], 2),
+                          "grpo_time_whole_over_micro": round(whole["s_per_round"] / micro["s_per_round"], 2)},
+                         args.out)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Usage::
     python scripts/run_notebooks.py --mode full --out results/full/runs.json
     python scripts/run_notebooks.py --mode book book/ch04_sqn/02_sqn_sac.ipynb
     python scripts/run_notebooks.py --mode smoke --save-executed /tmp/executed
+    python scripts/run_notebooks.py --table results/book/runs.json   # the README's table
 
 Each notebook runs in a fresh kernel of *this* interpreter (kernel ``python3``;
 jupyter_client swaps the kernelspec's ``python`` for ``sys.executable``), with
@@ -251,17 +252,41 @@ def _display(path: Path, root: Path = PROJECT_ROOT) -> str:
     return rel.as_posix() if rel is not None else str(path)
 
 
+def markdown_table(runs: list[dict], budget_s: float = 300.0) -> str:
+    """The README's per-notebook table from one or more runs.json dicts (later runs win per notebook)."""
+    by_path = {}
+    for run in runs:
+        for r in run["notebooks"]:
+            by_path[r["path"]] = r | {"mode": run["mode"]}
+    lines = ["| Notebook | Time | Peak RSS | Status |", "|---|---:|---:|---|"]
+    for path, r in by_path.items():
+        over = " (over 5 min)" if r["seconds"] > budget_s and r["mode"] == "book" else ""
+        lines.append(f"| `{path.removeprefix('book/')}` | {r['seconds'] / 60:.1f} min{over} | "
+                     f"{r['peak_rss_mb'] / 1024:.1f} GB | {r['status']} |")
+    total = sum(r["seconds"] for r in by_path.values())
+    lines.append(f"| **all {len(by_path)} notebooks** | **{total / 60:.0f} min** | "
+                 f"{max(r['peak_rss_mb'] for r in by_path.values()) / 1024:.1f} GB (max) | |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="*", type=Path,
                         help="notebooks to run (default: every .ipynb in _toc.yml, in order)")
-    parser.add_argument("--mode", choices=MODES, required=True)
+    parser.add_argument("--mode", choices=MODES)
+    parser.add_argument("--table", type=Path, nargs="+", metavar="JSON",
+                        help="print the per-notebook Markdown table of earlier runs.json files and exit")
     parser.add_argument("--out", type=Path, help="JSON output (default: results/<mode>/runs.json)")
     parser.add_argument("--toc", type=Path, default=PROJECT_ROOT / "_toc.yml",
                         help="table of contents used when no paths are given")
     parser.add_argument("--save-executed", type=Path, metavar="DIR",
                         help="also write the executed notebooks under DIR (never into book/)")
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown_table([json.loads(p.read_text()) for p in args.table]))
+        return 0
+    if args.mode is None:
+        parser.error("--mode is required to run notebooks")
 
     if not args.paths and not args.toc.is_file():
         parser.error(f"no notebooks given and no table of contents at {args.toc}")

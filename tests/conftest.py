@@ -48,3 +48,17 @@ def tiny_lm(lm_tokenizer):
     from recrl_core.llm import models
 
     return models.tiny_causal_lm("llama", vocab_size=len(lm_tokenizer), seed=0, tokenizer=lm_tokenizer)
+
+
+@pytest.fixture(scope="session")
+def script():
+    """``script("clean_notebooks")``: a file of ``scripts/`` imported as a module (they are not a package)."""
+    import importlib.util
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -1,4 +1,4 @@
-"""How sure a difference over seeds is: the mean with its Student-t interval, and a verdict.
+"""How sure a difference is: the mean with its Student-t interval, a verdict, and the sample it would need.
 
 Online results differ from seed to seed; a method is compared with a reference by
 the per-seed differences (paired: same seed, same users, same random numbers). A
@@ -48,3 +48,24 @@ def t_interval(values, level: float = 0.95) -> Interval:
         return Interval(mean, float("nan"), float("nan"), 1)
     half = float(stats.t.ppf(0.5 + level / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
     return Interval(mean, mean - half, mean + half, len(d))
+
+
+def paired_sample_size(differences, power: float = 0.8, level: float = 0.95) -> float:
+    """Units (users) a paired two-sided z-test would need to detect the observed mean difference.
+
+    .. math::  n = \\big((z_{1-\\alpha/2} + z_{\\text{power}})\\, s_d / \\bar d\\big)^2
+
+    for per-unit differences ``d`` (1-D, e.g. a user's mean reward under A minus under B);
+    ``inf`` when the observed difference is 0. A planning figure: it treats the observed
+    difference and spread as the truth.
+    """
+    from statistics import NormalDist
+
+    d = np.asarray(differences, dtype=np.float64)
+    if d.ndim != 1 or len(d) < 2:
+        raise ValueError(f"need a 1-D array of at least two differences, got shape {d.shape}")
+    if d.mean() == 0:
+        return float("inf")
+    z = NormalDist().inv_cdf(1 - (1 - level) / 2) + NormalDist().inv_cdf(power)
+    return float((z * d.std(ddof=1) / d.mean()) ** 2)
+

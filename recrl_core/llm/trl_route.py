@@ -30,27 +30,47 @@ from recrl_core.llm import lora, models
 class TRLConfig:
     algorithm: str = "grpo"         # "grpo" | "rloo" (Proposed: the library route of Ch. 5)
     lr: float = 3e-5                # Adam learning rate, as our PPOConfig (Public code: Shielded RecRL)
-    steps: int = 64                 # optimizer steps (Proposed)
-    prompts_per_step: int = 8       # distinct prompts per step (Proposed)
+    steps: int = 64                 # sampling rounds, each one generation batch (Proposed; as PPO's updates)
+    prompts_per_step: int = 8       # distinct prompts per round (Proposed)
     num_generations: int = 4        # completions per prompt = group size, >= 2 (trl)
+    epochs: int = 1                 # passes over each generation batch: trl's num_iterations, mu (GRPO paper)
+    minibatch: int | None = None    # completions per optimizer step; None = the whole generation batch
+    micro_batch: int = 4            # completions per forward/backward; gradient accumulation fills a minibatch
     max_new_tokens: int = 40        # as GENERATION_DEFAULTS (spec-llm-conventions)
     temperature: float = 0.7        # as GENERATION_DEFAULTS (spec-llm-conventions)
     beta: float = 0.05              # KL coefficient, as PPOConfig.kl_coef (Public code: kl_beta)
     clip_range: float = 0.2         # epsilon (Schulman et al. 2017)
     seed: int = 0
 
-    SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("steps", "prompts_per_step")
+    SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("steps", "prompts_per_step", "epochs", "minibatch")
 
     def __post_init__(self):
         if self.algorithm not in ("grpo", "rloo"):
             raise ValueError(f"algorithm must be 'grpo' or 'rloo', got {self.algorithm!r}")
         if self.num_generations < 2:
             raise ValueError("num_generations must be >= 2: group baselines need two completions")
+        mini = self.minibatch_size
+        if mini < 1 or self.completions_per_step % mini:
+            raise ValueError(f"minibatch ({mini}) must divide the {self.completions_per_step} completions "
+                             "of a round (prompts_per_step x num_generations)")
+        if self.micro_batch < 1 or mini % self.micro_batch:
+            raise ValueError(f"micro_batch ({self.micro_batch}) must divide the minibatch ({mini})")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
 
     @property
     def completions_per_step(self) -> int:
-        """trl's ``per_device_train_batch_size`` counts completions, not prompts."""
+        """Completions sampled per round (trl's generation batch)."""
         return self.prompts_per_step * self.num_generations
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.completions_per_step if self.minibatch is None else self.minibatch
+
+    @property
+    def optimizer_steps(self) -> int:
+        """Adam steps of the whole run: per round, ``epochs`` passes of completions / minibatch steps."""
+        return self.steps * self.epochs * (self.completions_per_step // self.minibatch_size)
 
     @classmethod
     def for_mode(cls, mode: Mode) -> "TRLConfig":
@@ -63,8 +83,16 @@ def trainer_args(cfg: TRLConfig, output_dir: Path, device: str = "cpu"):
     """GRPOConfig / RLOOConfig with the book's settings and the CPU traps avoided."""
     from trl import GRPOConfig, RLOOConfig
 
-    common = dict(output_dir=str(output_dir), learning_rate=cfg.lr, max_steps=cfg.steps,
-                  per_device_train_batch_size=cfg.completions_per_step, gradient_accumulation_steps=1,
+    # A round samples completions_per_step completions (the generation batch), then makes `epochs`
+    # passes over them in optimizer steps of `minibatch`, each scored and back-propagated micro_batch
+    # completions at a time: on CPU trl's log-prob head materialises (rows x (P + T) x V) float logits
+    # in one tile, so peak memory grows with the rows of one forward (spec-trl). The learning rate is
+    # constant, as in our PPO (transformers' default decays it linearly to 0).
+    common = dict(output_dir=str(output_dir), learning_rate=cfg.lr, max_steps=cfg.optimizer_steps,
+                  lr_scheduler_type="constant", num_iterations=cfg.epochs,
+                  per_device_train_batch_size=cfg.micro_batch,
+                  gradient_accumulation_steps=cfg.minibatch_size // cfg.micro_batch,
+                  steps_per_generation=cfg.completions_per_step // cfg.micro_batch,
                   num_generations=cfg.num_generations, max_completion_length=cfg.max_new_tokens,
                   temperature=cfg.temperature, top_p=1.0, top_k=0, beta=cfg.beta, epsilon=cfg.clip_range,
                   seed=cfg.seed, logging_steps=1, save_strategy="no", report_to="none",
@@ -81,12 +109,13 @@ def peft_config(model_type: str, cfg: lora.LoRAConfig):
     gpt2 = model_type == "gpt2"
     targets = list(lora.GPT2_TARGETS if gpt2 else cfg.target_modules)
     return LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=targets,
-                      task_type="CAUSAL_LM", fan_in_fan_out=gpt2)
+                      task_type="CAUSAL_LM", fan_in_fan_out=gpt2,
+                      layers_to_transform=None if cfg.layers is None else list(cfg.layers))
 
 
 def train(model_dir: str | Path, tokenizer, prompts: list[str], reward_fn, cfg: TRLConfig,
           lora_cfg: lora.LoRAConfig, output_dir: Path, device: str = "cpu"):
-    """Run GRPO or RLOO for ``cfg.steps`` steps; returns ``(trainer, log, seconds)``.
+    """Run GRPO or RLOO for ``cfg.steps`` sampling rounds; returns ``(trainer, log, seconds)``.
 
     Args:
         model_dir: a saved model folder (never an in-memory model, see module docs).
@@ -94,7 +123,8 @@ def train(model_dir: str | Path, tokenizer, prompts: list[str], reward_fn, cfg: 
         reward_fn: ``f(completions, prompts, **kwargs) -> list[float]``.
     Returns:
         the trainer (``trainer.model`` is the LoRA policy), ``trainer.state.log_history``
-        (one dict per step: ``reward``, ``kl``, ``completions/mean_length``, ...) and the
+        (one dict per sampling round, logged at the optimizer step that sampled it: ``reward``,
+        ``kl``, ``completions/mean_length``, ...) and the
         wall time of ``trainer.train()``.
     """
     from datasets import Dataset

@@ -78,10 +78,55 @@ def sample(policy: PolicyWithValue, tokenizer, prompts: list[str], cfg: ppo.PPOC
                                          seed=seed, context=contexts)
         batch, cut, logp = sampled.batch, sampled.trunk, sampled.logprobs
         values = policy.values(sampled.states, batch.response_mask)
-    with lora.reference_mode(policy.lm):
-        ref = torch.cat([token_logprobs(policy.lm, batch.rows(idx), cfg.temperature, cut=_rows(cut, idx))
-                         for idx in chunks])
-    return batch, cut, logp, ref, values
+    return batch, cut, logp, _reference(policy.lm, batch, cut, chunks, cfg.temperature), values
+
+
+def _reference(lm, batch: generation.Generated, cut: Trunk | None, chunks, temperature: float) -> torch.Tensor:
+    """log π_ref of the batch's reply tokens, adapter (and soft prompt) off, ``chunks`` rows at a time."""
+    with lora.reference_mode(lm):
+        return torch.cat([token_logprobs(lm, batch.rows(idx), temperature, cut=_rows(cut, idx)) for idx in chunks])
+
+
+@dataclass
+class Replies:
+    """One reply per prompt, scored: right-padded (N, T) tensors over reply tokens, 0 on padding."""
+    texts: list[str]
+    logprobs: torch.Tensor        # log π(y_t) at the sampling temperature
+    ref_logprobs: torch.Tensor    # log π_ref(y_t), adapter (and soft prompt) off
+    mask: torch.Tensor            # 1 on reply tokens up to and including the first EOS
+
+
+def _pad_cat(parts: list[torch.Tensor]) -> torch.Tensor:
+    width = max(p.shape[1] for p in parts)
+    return torch.cat([torch.nn.functional.pad(p, (0, width - p.shape[1])) for p in parts])
+
+
+@torch.no_grad()
+def sample_replies(lm, tokenizer, prompts: Sequence[str], cfg: ppo.PPOConfig, seed: int,
+                   trunks: trunk_rollout.PromptTrunks | None = None, contexts: torch.Tensor | None = None,
+                   chunk: int = 32) -> Replies:
+    """One seeded reply per prompt from a LoRA LM, no value head needed: the evaluation sampler.
+
+    The same sampling and scoring as :func:`sample`, for any adapter (ours, or one trained
+    by trl): prompts ``chunk`` at a time, chunk starting at prompt s sampled with ``seed + s``,
+    so a prompt's reply does not depend on how many prompts follow it.
+    """
+    lm.eval()
+    texts, logps, refs, masks = [], [], [], []
+    for s in range(0, len(prompts), chunk):
+        ps, ctx = list(prompts[s:s + chunk]), None if contexts is None else contexts[s:s + chunk]
+        if trunks is None:
+            batch = generation.generate(lm, tokenizer, ps, rollout_settings(cfg), seed=seed + s, context=ctx)
+            cut, logp = None, token_logprobs(lm, batch, cfg.temperature)
+        else:
+            sampled = trunk_rollout.generate(lm, tokenizer, ps, trunks, rollout_settings(cfg), seed=seed + s,
+                                             context=ctx)
+            batch, cut, logp = sampled.batch, sampled.trunk, sampled.logprobs
+        texts += batch.texts
+        logps.append(logp)
+        refs.append(_reference(lm, batch, cut, [np.arange(len(ps))], cfg.temperature))
+        masks.append(batch.response_mask)
+    return Replies(texts, _pad_cat(logps), _pad_cat(refs), _pad_cat(masks))
 
 
 def collect(policy: PolicyWithValue, tokenizer, prompts: list[str], reward_fn: RewardFn,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -15,11 +14,8 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "clean_notebooks.py"
 
 
 @pytest.fixture(scope="module")
-def cn():
-    spec = importlib.util.spec_from_file_location("clean_notebooks", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def cn(script):
+    return script("clean_notebooks")
 
 
 def _dirty_notebook():

@@ -1,7 +1,6 @@
 """Chapter 7's run bookkeeping: job configs, cache keys, pooled relative CTR and the power calculation by hand."""
 
 import dataclasses
-from statistics import NormalDist
 from types import SimpleNamespace
 
 import numpy as np
@@ -53,12 +52,3 @@ def test_pooled_relative_ctr_keeps_each_users_draws_together():
     assert pooled == by_hand
     mean_ctr = np.mean([r["clicks"].mean() for r in runs])
     assert pooled["ratio"] == pytest.approx(mean_ctr / base["clicks"].mean())
-
-
-def test_users_needed_is_the_paired_z_test_formula():
-    new = np.array([[1, 1], [0, 1], [1, 0], [1, 1], [0, 0]], dtype=bool)
-    base = np.array([[0, 1], [0, 0], [1, 0], [1, 0], [0, 0]], dtype=bool)
-    d = new.mean(1) - base.mean(1)                                     # (0.5, 0.5, 0, 0.5, 0)
-    z = NormalDist().inv_cdf(0.975) + NormalDist().inv_cdf(0.8)
-    assert explainer_runs.users_needed(new, base) == pytest.approx((z * d.std(ddof=1) / d.mean()) ** 2)
-    assert explainer_runs.users_needed(base, base) == float("inf")

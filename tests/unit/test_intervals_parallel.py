@@ -46,3 +46,17 @@ def test_map_jobs_gives_the_same_runs_in_one_process_and_in_two(tmp_path, monkey
             pd.testing.assert_frame_equal(one[method].evaluations, two[method].evaluations)
     assert not results[1][0]["A2C from scratch"].episodes.equals(results[1][1]["A2C from scratch"].episodes)
     assert 1 <= parallel.default_workers() <= 4
+
+
+def test_paired_sample_size_is_the_paired_z_test_formula():
+    from statistics import NormalDist
+
+    new = np.array([[1, 1], [0, 1], [1, 0], [1, 1], [0, 0]], dtype=float)
+    base = np.array([[0, 1], [0, 0], [1, 0], [1, 0], [0, 0]], dtype=float)
+    d = new.mean(1) - base.mean(1)                                     # (0.5, 0.5, 0, 0.5, 0)
+    z = NormalDist().inv_cdf(0.975) + NormalDist().inv_cdf(0.8)
+    assert intervals.paired_sample_size(d) == pytest.approx((z * d.std(ddof=1) / d.mean()) ** 2)
+    assert intervals.paired_sample_size(np.zeros(5)) == float("inf")
+    assert intervals.paired_sample_size(2 * d) == pytest.approx(intervals.paired_sample_size(d))   # scale-free
+    with pytest.raises(ValueError, match="1-D"):
+        intervals.paired_sample_size(np.ones((2, 2)))

@@ -27,7 +27,7 @@ def test_two_steps_with_lora_and_kl(algorithm, tmp_path, tiny_lm, lm_tokenizer):
     tiny_lm.save_pretrained(tmp_path / "model")
     lm_tokenizer.save_pretrained(tmp_path / "model")
     cfg = dataclasses.replace(trl_route.TRLConfig.for_mode(Mode.SMOKE), algorithm=algorithm,
-                              max_new_tokens=4, num_generations=2, beta=0.05)
+                              max_new_tokens=4, num_generations=2, beta=0.05, epochs=2, minibatch=2, micro_batch=1)
     ps = [prompts.genre_prompt(lm_tokenizer, [t]) for t in ["Heat (1995)", "Up (2009)"]]
     seen = []
 
@@ -47,3 +47,31 @@ def test_two_steps_with_lora_and_kl(algorithm, tmp_path, tiny_lm, lm_tokenizer):
 def test_no_gradient_checkpointing(tmp_path):
     args = trl_route.trainer_args(trl_route.TRLConfig.for_mode(Mode.SMOKE), tmp_path)
     assert args.gradient_checkpointing is False
+
+
+def test_peft_config_adapts_the_same_layers_as_add_lora(tiny_lm):
+    from peft import get_peft_model
+
+    from recrl_core.llm import models
+
+    cfg, split = lora.on_top_layers(lora.LoRAConfig(r=4), tiny_lm.config.num_hidden_layers, 1)
+    assert split == 1
+    ours = lora.trainable_parameter_names(lora.add_lora(tiny_lm, cfg))
+    fresh = models.tiny_causal_lm("llama", vocab_size=tiny_lm.config.vocab_size, seed=0)
+    theirs = lora.trainable_parameter_names(get_peft_model(fresh, trl_route.peft_config("llama", cfg)))
+    assert ours == theirs and ours and all(".layers.1." in n for n in ours)
+
+
+def test_a_round_is_one_generation_batch_learned_in_minibatches_and_micro_batches(tmp_path):
+    cfg = trl_route.TRLConfig(steps=3, prompts_per_step=4, num_generations=4, epochs=2, minibatch=8, micro_batch=4)
+    args = trl_route.trainer_args(cfg, tmp_path)
+    assert args.per_device_train_batch_size == 4 and args.gradient_accumulation_steps == 2
+    assert args.generation_batch_size == cfg.completions_per_step == 16        # sampled once per round
+    assert args.num_iterations == 2 and args.max_steps == cfg.optimizer_steps == 3 * 2 * 2
+    assert args.lr_scheduler_type == "constant"                                 # as our PPO
+    one = trl_route.TRLConfig(steps=3, prompts_per_step=4, num_generations=4)   # defaults: one step per round
+    assert trl_route.trainer_args(one, tmp_path).max_steps == 3
+    with pytest.raises(ValueError, match="micro_batch"):
+        trl_route.TRLConfig(prompts_per_step=4, num_generations=2, minibatch=4, micro_batch=3)
+    with pytest.raises(ValueError, match="minibatch"):
+        trl_route.TRLConfig(prompts_per_step=3, num_generations=2, minibatch=4)

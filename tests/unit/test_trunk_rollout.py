@@ -186,3 +186,27 @@ def test_sampling_draws_from_the_tempered_distribution():
     greedy, greedy_logp = trunk_rollout.next_token(logits[:3], dict(do_sample=False), None)
     assert torch.equal(greedy, torch.tensor([2, 2, 2]))
     torch.testing.assert_close(greedy_logp, torch.log_softmax(logits[:3], -1)[:, 2])   # greedy: temperature 1
+
+
+@pytest.mark.parametrize("on_trunk", [True, False])
+def test_evaluation_sampler_is_seeded_per_chunk_and_scores_against_the_reference(explainer, lm_tokenizer, on_trunk):
+    from recrl_core.rl import ppo
+    from recrl_core.train import ppo_loop
+
+    policy, soft, pr, ctx = explainer
+    cfg = dataclasses.replace(ppo.PPOConfig(), max_new_tokens=6)
+    trunks = trunk_rollout.PromptTrunks(lm_tokenizer, SPLIT) if on_trunk else None
+    got = ppo_loop.sample_replies(policy.lm, lm_tokenizer, pr, cfg, seed=5, trunks=trunks, contexts=ctx, chunk=3)
+    assert len(got.texts) == len(pr) and got.logprobs.shape == got.ref_logprobs.shape == got.mask.shape
+    assert got.logprobs.shape[1] == int(got.mask.sum(1).max())                  # two chunks padded to one width
+    assert bool((got.logprobs * (1 - got.mask)).eq(0).all())
+    assert bool(((got.logprobs - got.ref_logprobs).abs() * got.mask).sum() > 0)  # the adapter moved
+    first = ppo_loop.sample_replies(policy.lm, lm_tokenizer, pr[:3], cfg, seed=5, trunks=trunks, contexts=ctx[:3])
+    assert first.texts == got.texts[:3]                                          # chunk at s samples with seed + s
+    torch.testing.assert_close(first.logprobs, got.logprobs[:3, :first.logprobs.shape[1]])
+    with torch.no_grad():                                  # LoRA B and the soft prompt at zero: no drift at all
+        for name, p in policy.lm.named_parameters():
+            if p.requires_grad and "lora_A" not in name:
+                p.zero_()
+    untrained = ppo_loop.sample_replies(policy.lm, lm_tokenizer, pr, cfg, seed=5, trunks=trunks, contexts=ctx)
+    torch.testing.assert_close(untrained.logprobs, untrained.ref_logprobs, atol=1e-5, rtol=1e-4)

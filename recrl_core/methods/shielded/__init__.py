@@ -12,8 +12,7 @@ Modules:
 * ``click_model`` — the simulated reader: an explanation-aware click model with common
   random numbers, and relative CTR with a paired bootstrap;
 * ``explainer_runs`` — one (variant, seed) run as a cached, picklable job: a fresh explainer
-  trained with PPO on the frozen trunk and evaluated on the CTR users; seeds pooled; the
-  CTR users a paired test would need.
+  trained with PPO on the frozen trunk and evaluated on the CTR users; seeds pooled.
 
 The generic pieces it stands on live in the toolkits: the soft prompt
 (``llm.soft_prompt``), LoRA, generation, frozen-trunk rollouts and log-probs (``llm``), the PPO losses

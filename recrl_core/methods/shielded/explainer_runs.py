@@ -104,21 +104,15 @@ def make_explainer(task: ExplainerTask, lora_cfg: lora.LoRAConfig, seed: int,
 def evaluate(task: ExplainerTask, ex: Explainer, ppo_cfg) -> dict:
     """The CTR users' explanations: texts, reward terms, clicks (U, draws) and drift to the reference."""
     rows, trunks = task.eval_rows, task.trunks if soft_prompt.find(ex.policy.lm).layer else None
-    parts = []
-    for s in range(0, len(rows), EVAL_CHUNK):                     # the rollout's own sampling and scoring
-        chunk = rows[s:s + EVAL_CHUNK]
-        batch, _, logp, ref, _ = ppo_loop.sample(ex.policy, ex.tokenizer, [ex.prompts[i] for i in chunk], ppo_cfg,
-                                                 EVAL_SEED + s, task.contexts[chunk], trunks, chunk=EVAL_CHUNK)
-        parts.append((batch.texts, logp, ref, batch.response_mask))
-    texts = [t for part in parts for t in part[0]]
-    tokens = sum(float(m.sum()) for *_, m in parts)
-    meta = task.frame.iloc[rows]
-    return {"texts": texts,
-            "terms": task_terms(ex, texts, rows),
-            "clicks": task.reader.clicks(meta["world_user"].to_numpy(), meta["world_item"].to_numpy(), texts),
-            "kl_token": sum(float((kl.kl_k1(lp, rf) * m).sum()) for _, lp, rf, m in parts) / tokens,
-            "seq_logprob_diff": float(torch.cat([(lp - rf).mul(m).sum(1) for _, lp, rf, m in parts]).mean()),
-            "seq_logprob": float(torch.cat([lp.mul(m).sum(1) for _, lp, _, m in parts]).mean())}
+    got = ppo_loop.sample_replies(ex.policy.lm, ex.tokenizer, [ex.prompts[i] for i in rows], ppo_cfg, EVAL_SEED,
+                                  trunks, task.contexts[rows], chunk=EVAL_CHUNK)
+    meta, m = task.frame.iloc[rows], got.mask
+    return {"texts": got.texts,
+            "terms": task_terms(ex, got.texts, rows),
+            "clicks": task.reader.clicks(meta["world_user"].to_numpy(), meta["world_item"].to_numpy(), got.texts),
+            "kl_token": float((kl.kl_k1(got.logprobs, got.ref_logprobs) * m).sum() / m.sum()),
+            "seq_logprob_diff": float((got.logprobs - got.ref_logprobs).mul(m).sum(1).mean()),
+            "seq_logprob": float(got.logprobs.mul(m).sum(1).mean())}
 
 
 def task_terms(ex: Explainer, texts: list[str], rows: np.ndarray) -> pd.DataFrame:
@@ -215,18 +209,3 @@ def pooled_relative_ctr(runs: list[dict], base: dict, seed: int = 0) -> dict:
     """
     new = np.concatenate([r["clicks"] for r in runs], axis=1)
     return click_model.relative_ctr(new, np.tile(base["clicks"], (1, len(runs))), seed=seed)
-
-
-def users_needed(clicks_new: np.ndarray, clicks_base: np.ndarray, power: float = 0.8, level: float = 0.95) -> float:
-    """CTR users a paired two-sided z-test would need to detect the observed CTR difference.
-
-    n = ((z_{1-a/2} + z_{power}) sd(d) / mean(d))^2 for the per-user differences d (U,)
-    of mean clicks; inf when the observed difference is 0.
-    """
-    from statistics import NormalDist
-
-    d = np.asarray(clicks_new, dtype=np.float64).mean(1) - np.asarray(clicks_base, dtype=np.float64).mean(1)
-    if d.mean() == 0:
-        return float("inf")
-    z = NormalDist().inv_cdf(1 - (1 - level) / 2) + NormalDist().inv_cdf(power)
-    return float((z * d.std(ddof=1) / d.mean()) ** 2)
