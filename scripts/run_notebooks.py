@@ -252,14 +252,18 @@ def _display(path: Path, root: Path = PROJECT_ROOT) -> str:
     return rel.as_posix() if rel is not None else str(path)
 
 
-def markdown_table(runs: list[dict], budget_s: float = 300.0) -> str:
-    """The README's per-notebook table from one or more runs.json dicts (later runs win per notebook)."""
+def markdown_table(runs: list[dict], order: list[str] | None = None, budget_s: float = 300.0) -> str:
+    """The README's per-notebook table from one or more runs.json dicts (later runs win per notebook).
+
+    Rows follow ``order`` (e.g. the table of contents' paths), then any others in the order seen.
+    """
     by_path = {}
     for run in runs:
         for r in run["notebooks"]:
             by_path[r["path"]] = r | {"mode": run["mode"]}
+    rank = {p: i for i, p in enumerate(order or [])}
     lines = ["| Notebook | Time | Peak RSS | Status |", "|---|---:|---:|---|"]
-    for path, r in by_path.items():
+    for path, r in sorted(by_path.items(), key=lambda kv: rank.get(kv[0], len(rank))):
         over = " (over 5 min)" if r["seconds"] > budget_s and r["mode"] == "book" else ""
         lines.append(f"| `{path.removeprefix('book/')}` | {r['seconds'] / 60:.1f} min{over} | "
                      f"{r['peak_rss_mb'] / 1024:.1f} GB | {r['status']} |")
@@ -283,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also write the executed notebooks under DIR (never into book/)")
     args = parser.parse_args(argv)
     if args.table:
-        print(markdown_table([json.loads(p.read_text()) for p in args.table]))
+        root = args.toc.resolve().parent
+        order = [_display(p, root) for p in notebooks_from_toc(args.toc)] if args.toc.is_file() else None
+        print(markdown_table([json.loads(p.read_text()) for p in args.table], order))
         return 0
     if args.mode is None:
         parser.error("--mode is required to run notebooks")

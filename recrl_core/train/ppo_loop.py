@@ -12,6 +12,8 @@ accumulation and norm clipping. Reward functions are plain Python callables
 With LoRA on the top layers only, pass ``trunks`` (:class:`recrl_core.llm.trunk_rollout.PromptTrunks`):
 rollouts then run on the frozen trunk, and scoring, reference and every epoch run only
 the adapted layers on the rollout's trunk (spec-shielded-trunk). The losses are the same.
+:func:`sample_replies` is the evaluation sampler: the same sampling and scoring for any
+LoRA LM without a value head, ours or one trained by trl.
 
 Taught in: sec-ppo-from-scratch
 """
@@ -108,8 +110,8 @@ def sample_replies(lm, tokenizer, prompts: Sequence[str], cfg: ppo.PPOConfig, se
     """One seeded reply per prompt from a LoRA LM, no value head needed: the evaluation sampler.
 
     The same sampling and scoring as :func:`sample`, for any adapter (ours, or one trained
-    by trl): prompts ``chunk`` at a time, chunk starting at prompt s sampled with ``seed + s``,
-    so a prompt's reply does not depend on how many prompts follow it.
+    by trl): prompts ``chunk`` at a time, the chunk starting at prompt s sampled with ``seed + s``,
+    so a chunk's replies do not depend on the chunks before or after it.
     """
     lm.eval()
     texts, logps, refs, masks = [], [], [], []

@@ -12,3 +12,5 @@ def test_table_merges_runs_and_flags_book_notebooks_over_budget(script):
     assert lines[3] == "| `b.ipynb` | 1.5 min | 0.5 GB | ok |"
     assert lines[4] == "| **all 2 notebooks** | **6 min** | 3.0 GB (max) | |"
     assert "(over 5 min)" in table([old]).splitlines()[2]
+    ordered = table([old], order=["book/b.ipynb", "book/a.ipynb"]).splitlines()
+    assert ordered[2].startswith("| `b.ipynb`") and ordered[3].startswith("| `a.ipynb`")   # book order
