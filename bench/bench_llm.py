@@ -1,7 +1,7 @@
 #!/usr/bin/env python
-"""Benchmark: SmolLM2 generation, our PPO update, and our PPO vs trl GRPO on the Ch. 5 task.
+"""Benchmark: SmolLM2 generation, our PPO update, our PPO vs trl GRPO, and our GRPO vs trl's, on the Ch. 5 task.
 
-Three measurements, each in a fresh subprocess so that its peak RSS is its own:
+Five measurements, each in a fresh subprocess so that its peak RSS is its own:
 
 1. ``generation``: new tokens/s for N genre-task prompts generated one per call
    (the baseline) and all in one batched call, rollout settings, 32 new tokens.
@@ -15,6 +15,8 @@ Three measurements, each in a fresh subprocess so that its peak RSS is its own:
 4. ``grpo_whole_step`` / ``grpo_micro_4``: trl's GRPO at Ch. 5 book settings with a round's
    16 completions in one forward/backward (trl's default) or 4 at a time (``TRLConfig.micro_batch``):
    peak RSS and seconds per round, and their ratios (spec-trl explains the memory).
+5. ``grpo_ours_trunk``: our GRPO (``train.grpo_loop``) at ``grpo_micro_4``'s settings, on the frozen trunk:
+   seconds per round (the trunks of each round's new prompts included), against trl's ``grpo_micro_4``.
 
 Prints JSON and writes ``bench/out/llm.json``.
 Usage: ``RECRL_DATA_DIR=... python bench/bench_llm.py [--updates 4] [--model smollm2-135m]``
@@ -152,11 +154,31 @@ def grpo_step_bench(model_name: str, micro_batch: int, rounds: int = 2) -> dict:
             "s_per_round": round(seconds / rounds, 2)}
 
 
+def grpo_ours_bench(model_name: str, rounds: int = 2) -> dict:
+    """Our GRPO at ``grpo_step_bench``'s settings (4 prompts x 4 replies, one epoch, one Adam step of 16 replies in
+    micro-batches of 4, LoRA r 16 on the top 4 layers), sampling and training on the frozen trunk; the prompt
+    trunks are filled as rounds need them (included in the time)."""
+    from recrl_core.llm import lora, models, trunk_rollout
+    from recrl_core.train import grpo_loop, ppo_loop
+
+    model, tok = models.load_lm(model_name)
+    train, _ = _task(tok, 160, 32)
+    top, split = lora.on_top_layers(lora.LoRAConfig(r=16, alpha=16), model.config.num_hidden_layers, 4)
+    cfg = dataclasses.replace(_ppo_cfg(), updates=rounds, ppo_epochs=1, minibatch_size=4, grad_accum=4)
+    policy = ppo_loop.make_policy(model, top)
+    t = time.perf_counter()
+    grpo_loop.fit_grpo(policy, tok, train.prompts, train.reward, cfg, group_size=4, progress=False,
+                       trunks=trunk_rollout.PromptTrunks(tok, split))
+    return {"completions_per_round": cfg.rollout_batch, "ppo_epochs": cfg.ppo_epochs,
+            "s_per_round": round((time.perf_counter() - t) / rounds, 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--updates", type=int, default=4)
-    parser.add_argument("--one", choices=["generation", "ppo", "ppo_vs_grpo", "grpo_whole_step", "grpo_micro_4"])
+    parser.add_argument("--one", choices=["generation", "ppo", "ppo_vs_grpo", "grpo_whole_step", "grpo_micro_4",
+                                          "grpo_ours_trunk"])
     parser.add_argument("--out", type=Path, default=Path("bench/out/llm.json"))
     args = parser.parse_args()
     from recrl_core import results
@@ -165,17 +187,19 @@ def main() -> None:
         fn = {"generation": lambda: generation_bench(args.model), "ppo": lambda: ppo_bench(args.model),
               "ppo_vs_grpo": lambda: ppo_vs_grpo_bench(args.model, args.updates),
               "grpo_whole_step": lambda: grpo_step_bench(args.model, 16),
-              "grpo_micro_4": lambda: grpo_step_bench(args.model, 4)}[args.one]
+              "grpo_micro_4": lambda: grpo_step_bench(args.model, 4),
+              "grpo_ours_trunk": lambda: grpo_ours_bench(args.model)}[args.one]
         results.measure_part(fn)
         return
 
     parts = {part: results.run_part(__file__, "--one", part, "--model", args.model, "--updates", str(args.updates))
-             for part in ("generation", "ppo", "ppo_vs_grpo", "grpo_whole_step", "grpo_micro_4")}
+             for part in ("generation", "ppo", "ppo_vs_grpo", "grpo_whole_step", "grpo_micro_4", "grpo_ours_trunk")}
     whole, micro = parts["grpo_whole_step"], parts["grpo_micro_4"]
     results.write_report({"benchmark": "LLM: generation, PPO update, PPO vs GRPO, trl's peak memory (Ch. 5 genre task)",
                           "model": args.model, **parts,
                           "grpo_peak_rss_whole_over_micro": round(whole["peak_rss_mb"] / micro["peak_rss_mb"], 2),
-                          "grpo_time_whole_over_micro": round(whole["s_per_round"] / micro["s_per_round"], 2)},
+                          "grpo_time_whole_over_micro": round(whole["s_per_round"] / micro["s_per_round"], 2),
+                          "grpo_time_trl_over_ours": round(micro["s_per_round"] / parts["grpo_ours_trunk"]["s_per_round"], 2)},
                          args.out)
 
 

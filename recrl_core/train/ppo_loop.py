@@ -68,7 +68,7 @@ def sample(policy: PolicyWithValue, tokenizer, prompts: list[str], cfg: ppo.PPOC
     passes take ``chunk`` rows at a time (default: ``cfg.minibatch_size``). Tensors are (B, T).
     """
     policy.eval()
-    chunks = _chunks(len(prompts), chunk or cfg.minibatch_size)
+    chunks = row_chunks(len(prompts), chunk or cfg.minibatch_size)
     if trunks is None:
         cut = None
         batch = generation.generate(policy.lm, tokenizer, prompts, rollout_settings(cfg), seed=seed,
@@ -86,7 +86,7 @@ def sample(policy: PolicyWithValue, tokenizer, prompts: list[str], cfg: ppo.PPOC
 def _reference(lm, batch: generation.Generated, cut: Trunk | None, chunks, temperature: float) -> torch.Tensor:
     """log π_ref of the batch's reply tokens, adapter (and soft prompt) off, ``chunks`` rows at a time."""
     with lora.reference_mode(lm):
-        return torch.cat([token_logprobs(lm, batch.rows(idx), temperature, cut=_rows(cut, idx)) for idx in chunks])
+        return torch.cat([token_logprobs(lm, batch.rows(idx), temperature, cut=trunk_rows(cut, idx)) for idx in chunks])
 
 
 @dataclass
@@ -140,11 +140,13 @@ def collect(policy: PolicyWithValue, tokenizer, prompts: list[str], reward_fn: R
     return Rollout(batch, prompts, logp, ref, values, scores.to(logp.device), cut)
 
 
-def _rows(cut: Trunk | None, idx) -> Trunk | None:
+def trunk_rows(cut: Trunk | None, idx) -> Trunk | None:
+    """Rows ``idx`` of a rollout's frozen trunk (None without one)."""
     return None if cut is None else cut.rows(idx)
 
 
-def _chunks(n: int, size: int) -> list[np.ndarray]:
+def row_chunks(n: int, size: int) -> list[np.ndarray]:
+    """``[0, n)`` cut into consecutive index arrays of at most ``size`` rows."""
     return [np.arange(s, min(s + size, n)) for s in range(0, n, size)]
 
 
@@ -159,7 +161,7 @@ def ppo_update(policy: PolicyWithValue, optimizer: torch.optim.Optimizer, roll: 
     logs: list[dict] = []
     params = [p for p in policy.parameters() if p.requires_grad]
     for _ in range(cfg.ppo_epochs):
-        minibatches = _chunks(len(roll.batch), cfg.minibatch_size)
+        minibatches = row_chunks(len(roll.batch), cfg.minibatch_size)
         order = rng.permutation(len(roll.batch))
         for i, idx in enumerate(minibatches):
             rows = torch.as_tensor(order[idx])
@@ -168,12 +170,12 @@ def ppo_update(policy: PolicyWithValue, optimizer: torch.optim.Optimizer, roll: 
                 logs[-1]["ppo/grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm))
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
-    return _summary(roll, kl_t, rewards, kl_coef, logs)
+    return rollout_summary(roll, kl_t, kl_coef, logs)
 
 
 def _minibatch_step(policy, roll: Rollout, rows: torch.Tensor, adv, returns, cfg) -> dict:
     sub = roll.batch.rows(rows)
-    logp, values, entropy = policy(sub, cfg.temperature, cut=_rows(roll.trunk, rows))
+    logp, values, entropy = policy(sub, cfg.temperature, cut=trunk_rows(roll.trunk, rows))
     m = sub.response_mask
     loss_pi, s_pi = ppo.clipped_policy_loss(logp, roll.logprobs[rows], adv[rows], m, cfg.clip_range)
     loss_v, s_v = ppo.value_loss(values, roll.values[rows], returns[rows], m, cfg.value_clip_range)
@@ -183,7 +185,8 @@ def _minibatch_step(policy, roll: Rollout, rows: torch.Tensor, adv, returns, cfg
     return stats
 
 
-def _summary(roll: Rollout, kl_t, rewards, kl_coef: float, logs: list[dict]) -> dict:
+def rollout_summary(roll: Rollout, kl_t, kl_coef: float, logs: list[dict]) -> dict:
+    """The logged statistics of one update: the minibatch stats averaged, plus the rollout's score, KL, length."""
     mask = roll.batch.response_mask
     k1 = kl.kl_k1(roll.logprobs, roll.ref_logprobs) * mask
     k3 = kl.kl_k3(roll.logprobs, roll.ref_logprobs) * mask

@@ -112,3 +112,45 @@ def test_sa2c_switches_to_the_second_optimizer_after_warm_up(data, step, phase2_
     _, main_i = loops.rl_step(pair, batch, "sa2c", cfg, step=step, rng=np.random.default_rng(2))
     assert bool(pair.optimizers_phase2[main_i].state) is phase2_used    # Adam state exists once it stepped
     assert bool(pair.optimizers[main_i].state) is not phase2_used
+
+
+# ---- Chapter 4's runs as picklable jobs (train.learner_runs)
+
+def _learner_data(data):
+    from recrl_core.train import learner_runs
+
+    enc, buffer, val = data
+    n = enc.num_items
+    small = dict(batch_size=32, epochs=1, warmup_steps=3, eval_every=4)
+    return learner_runs.LearnerData(buffer.transitions, val, val, n, np.full(n, 1.0 / n), np.ones(n), 40, ENC,
+                                    loops.SupervisedConfig(batch_size=32, epochs=1, eval_every=4), sqn.SQNConfig(**small),
+                                    sa2c.SA2CConfig(num_negatives=3, **small), EVAL)
+
+
+def test_a_learner_job_is_the_chapter_recipe(data):
+    """CE through a job equals fit_supervised on heads.make_net(enc, N, 2 * seed) with make_rng(seed)."""
+    from recrl_core import seeding
+    from recrl_core.train import learner_runs
+
+    d = _learner_data(data)
+    out = learner_runs.run(learner_runs.LearnerJob(d, "gru4rec", "CE", seed=1, lr=1e-2))
+    model = heads.make_net(ENC, d.num_items, 2)
+    ref = loops.fit_supervised(model, replay.ReplayBuffer(d.transitions), d.val,
+                               loops.SupervisedConfig(batch_size=32, epochs=1, eval_every=4, lr=1e-2), EVAL,
+                               seeding.make_rng(1))
+    pd.testing.assert_frame_equal(out["history"], ref.history)
+    assert out["val ndcg@10/purchase"] == ref.best_metric and {"coverage@10", "novelty@10"} <= set(out)
+    with pytest.raises(ValueError, match="unknown method"):
+        learner_runs.fit(learner_runs.LearnerJob(d, "gru4rec", "PPO", seed=0))
+
+
+def test_learner_jobs_do_not_depend_on_the_number_of_workers(data):
+    from recrl_core.train import learner_runs, parallel
+
+    d = _learner_data(data)
+    jobs = [learner_runs.LearnerJob(d, "gru4rec", m, seed=s) for m, s in [("CE", 0), ("SQN", 1), ("SA2C", 2)]]
+    one, two = parallel.map_jobs(learner_runs.run, jobs, workers=1), parallel.map_jobs(learner_runs.run, jobs, workers=2)
+    for a, b in zip(one, two):
+        pd.testing.assert_frame_equal(a.pop("history"), b.pop("history"))
+        a.pop("seconds"), b.pop("seconds")
+        assert a == b

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from recrl_core import seeding
+from recrl_core.config import Mode
 from recrl_core.data import negatives, replay, sequences, transitions
 from recrl_core.eval import offline
 from recrl_core.methods.lea import fusion, learner
@@ -352,3 +353,41 @@ def test_residual_fusion_starts_as_the_backbone(data):
         fused.encoder.fuse[2].bias.add_(1.0)                               # once it learns, the LE input counts
         assert not torch.allclose(fused.encoder(items, lengths), fused.encoder.backbone(items, lengths))
     assert plain.encoder.fusion == "none"
+
+
+# ---- the ablation grid's jobs (methods.lea.grid)
+
+def _grid_data(data):
+    from recrl_core.methods.lea import grid
+    from recrl_core.methods.lea.offline_pass import LEPass
+
+    t, le, vectors, val = data
+    le_pass = LEPass(**le, candidate_reward=np.zeros(E, np.float32), item_vectors=vectors)
+    return grid.GridData(t, le_pass, val, val, np.full(N, 1.0 / N), ENC, {"sqn": SQN, "sa2c": SA2C}, EVAL, "smoke")
+
+
+def test_grid_job_applies_variant_and_k_and_is_the_notebook_recipe(data):
+    from recrl_core.methods.lea import grid
+
+    shared = _grid_data(data)
+    job = grid.GridJob(shared, "gru4rec", "sqn", "lea", seed=0, aug_k=1)
+    cfg = grid.lea_config(job)
+    assert cfg == dataclasses.replace(learner.variant("lea", learner.LEAConfig.for_mode(Mode.SMOKE)), aug_k=1)
+    out = grid.run(job)
+    fit, pair = learner.fit_lea("sqn", ENC, _attached(data, cfg), data[2], data[3], SQN, cfg, EVAL, seed=0,
+                                item_prob=shared.item_prob)
+    ranked = loops.rank_selected(pair.networks[0], fit, data[3], EVAL)
+    expected = offline.accuracy_metrics(ranked.ranks, data[3].behaviour, EVAL.ks)
+    assert out["seconds"] > 0 and {k: out[k] for k in expected} == pytest.approx(expected)
+
+
+def test_grid_results_do_not_depend_on_the_number_of_workers(data):
+    from recrl_core.methods.lea import grid
+    from recrl_core.train import parallel
+
+    shared = _grid_data(data)
+    jobs = [grid.GridJob(shared, "gru4rec", m, v, seed=s) for m, v, s in
+            [("sqn", "base", 0), ("sa2c", "lea", 1), ("sqn", "state+reward", 2)]]
+    one, two = parallel.map_jobs(grid.run, jobs, workers=1), parallel.map_jobs(grid.run, jobs, workers=2)
+    for a, b in zip(one, two):
+        assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}

@@ -17,6 +17,7 @@ Modules, in pipeline order:
   losses, and SQN/SA2C training through ``train.loops.fit_rl``;
 * ``lea_task`` — Ch. 8's datasets, item text, the cached build of stages 1–2 and the
   ablation grid's config.
+* ``grid`` — one cell of the ablation grid per picklable job (``train.parallel.map_jobs``).
 
 Generic LLM mechanics it uses stay in ``llm`` (``token_tree``, ``trunk``, ``lora``,
 ``models``).
