@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pandas as pd
 
 from recrl_core import seeding
 from recrl_core.data.replay import ReplayBuffer
@@ -27,7 +26,7 @@ from recrl_core.rl import double_q
 from recrl_core.seqrec import heads
 from recrl_core.train import loops
 
-METHODS = ("CE", "SQN", "SAC", "SNQN", "SA2C")
+METHODS = ("CE",) + tuple(m.upper() for m in loops.METHODS)      # CE, SQN, SAC, SNQN, SA2C
 
 
 @dataclass(frozen=True)
@@ -89,4 +88,4 @@ def run(job: LearnerJob) -> dict:
     metrics = offline.accuracy_metrics(ranked.ranks, d.test.behaviour, d.eval_cfg.ks) | offline.beyond_accuracy(
         ranked.top, d.test, k=10, num_items=d.num_items, item_users=d.item_users, num_users=d.num_train_users)
     return metrics | {"val ndcg@10/purchase": result.best_metric, "best update": result.best_step,
-                      "seconds": time.perf_counter() - start, "history": pd.DataFrame(result.history)}
+                      "seconds": time.perf_counter() - start, "history": result.history}
