@@ -1,6 +1,6 @@
 # RecRL Book: one entry point. The README's two commands are `make book` and `make test`.
 #
-#   make book          set up, fetch missing data, build the whole website in book mode (~85 min, 2 cores)
+#   make book          set up, fetch missing data, build the whole website in book mode (~80 min, 2 cores)
 #   make test          set up, fetch missing data, run every check CI runs (smoke mode)
 #
 # Variables: VENV (default .venv; CI keeps one outside the clone), PYTHON (a Python 3.11),

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
+from recrl_core.caching import TensorCache
 from recrl_core.llm import generation, soft_prompt, trunk
 from recrl_core.llm.logprobs import attention_without_cudnn, positions, sequence_inputs
 
@@ -47,6 +48,9 @@ class PromptTrunks:
 
     The entries depend only on the base LM's weights, so one store serves every explainer
     (seed, ablation) built on the same LM with the same split; the LM is passed per call.
+    Missing prompts are filled longest first in batches (little left padding); :meth:`save`
+    and :meth:`load` keep a store in a :class:`~recrl_core.caching.TensorCache`, so worker
+    processes and later notebooks load the trunks instead of computing them again.
 
     Args:
         tokenizer: left-padding tokenizer of the LM.
@@ -67,12 +71,15 @@ class PromptTrunks:
 
     @torch.no_grad()
     def _fill(self, lm, prompts: list[str]) -> None:
+        """Compute the trunks of ``prompts``, longest first, ``batch_size`` at a time (little left padding)."""
         decoder = trunk.decoder_of(lm)
         layers, _ = trunk.decoder_layers(decoder)
         if self.split >= len(layers):
             raise ValueError(f"split {self.split} needs a decoder with more than {self.split} layers, "
                              f"this one has {len(layers)}")
         device = next(lm.parameters()).device
+        sizes = [len(ids) for ids in self.tokenizer(prompts, add_special_tokens=False)["input_ids"]]
+        prompts = [prompts[i] for i in sorted(range(len(prompts)), key=lambda i: -sizes[i])]   # stable
         for start in range(0, len(prompts), self.batch_size):
             chunk = prompts[start:start + self.batch_size]
             enc = self.tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
@@ -88,14 +95,49 @@ class PromptTrunks:
                       for i in range(self.split)]                                           # (n_kv, P_b, d_head)
                 self._store[text] = (ids[b, start_b:].clone(), cut.hidden[b, start_b:].clone(), kv)
 
+    def fill(self, lm, prompts: Sequence[str]) -> int:
+        """Compute the trunks of every prompt not stored yet (in one canonical order); returns how many."""
+        missing = list(dict.fromkeys(p for p in prompts if p not in self._store))
+        if missing:
+            self._fill(lm, missing)
+        return len(missing)
+
+    def save(self, store: TensorCache, key: str) -> None:
+        """Write every stored trunk to ``store`` under ``key`` (one safetensors file; prompts in its meta)."""
+        texts = list(self._store)
+        rows = [self._store[t] for t in texts]
+        tensors = {"lengths": torch.tensor([len(r[0]) for r in rows]), "ids": torch.cat([r[0] for r in rows]),
+                   "hidden": torch.cat([r[1] for r in rows])}                               # (ΣP,), (ΣP, d)
+        for i in range(self.split):
+            tensors[f"k{i}"] = torch.cat([r[2][i][0] for r in rows], dim=1)                 # (n_kv, ΣP, d_head)
+            tensors[f"v{i}"] = torch.cat([r[2][i][1] for r in rows], dim=1)
+        store.save(key, tensors, {"prompts": texts, "split": self.split})
+
+    def load(self, store: TensorCache, key: str) -> bool:
+        """Add the trunks stored under ``key`` (by :meth:`save`); False if there are none.
+
+        Raises:
+            ValueError: they were cut at another layer.
+        """
+        got = store.load(key)
+        if got is None:
+            return False
+        tensors, meta = got
+        if meta.get("split") != self.split:
+            raise ValueError(f"{store.path(key)} holds trunks cut at layer {meta.get('split')}, not {self.split}")
+        ends = tensors["lengths"].cumsum(0).tolist()
+        for text, end, n in zip(meta["prompts"], ends, tensors["lengths"].tolist()):
+            s = slice(end - n, end)
+            kv = [(tensors[f"k{i}"][:, s], tensors[f"v{i}"][:, s]) for i in range(self.split)]
+            self._store.setdefault(text, (tensors["ids"][s], tensors["hidden"][s], kv))
+        return True
+
     def batch(self, lm, prompts: Sequence[str]):
         """Left-padded ``ids`` (B, P), ``mask`` (B, P), ``hidden`` (B, P, d) and per-layer (K, V) (B, n_kv, P, d_head)."""
         prompts = list(prompts)
-        missing = list(dict.fromkeys(p for p in prompts if p not in self._store))
-        self.misses += len(missing)
-        self.hits += len(prompts) - len(missing)
-        if missing:
-            self._fill(lm, missing)
+        missing = self.fill(lm, prompts)
+        self.misses += missing
+        self.hits += len(prompts) - missing
         rows = [self._store[p] for p in prompts]
         P = max(len(r[0]) for r in rows)
         ref_ids, ref_hidden, ref_kv = rows[0]

@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 import torch
 
+from recrl_core.caching import TensorCache
 from recrl_core.llm import generation, lora, models, prompts, soft_prompt, trunk, trunk_rollout
 from recrl_core.llm.logprobs import PolicyWithValue, token_logprobs
 
@@ -93,6 +94,24 @@ def test_prompt_trunks_are_per_prompt_and_batch_independent(explainer, lm_tokeni
     torch.testing.assert_close(hidden, hidden2, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(kv[1][0], kv2[1][0], atol=1e-5, rtol=1e-4)
     assert (alone.misses, alone.hits, len(alone)) == (2, 1, 2) and (together.misses, together.hits) == (4, 3)
+
+
+def test_saved_trunks_load_bit_for_bit_and_sample_the_same(explainer, lm_tokenizer, tmp_path):
+    policy, soft, pr, ctx = explainer
+    store = TensorCache("prompt_trunks", root=tmp_path)
+    filled = trunk_rollout.PromptTrunks(lm_tokenizer, SPLIT, batch_size=3)
+    assert filled.fill(policy.lm, pr + pr[:1]) == len(pr) and filled.fill(policy.lm, pr) == 0
+    filled.save(store, "k")
+    loaded = trunk_rollout.PromptTrunks(lm_tokenizer, SPLIT)
+    assert not loaded.load(store, "missing") and loaded.load(store, "k") and len(loaded) == len(pr)
+    (*fa, kva), (*fb, kvb) = filled.batch(policy.lm, pr[::-1]), loaded.batch(policy.lm, pr[::-1])
+    assert all(torch.equal(x, y) for x, y in zip(fa, fb))                      # ids, mask, hidden
+    assert len(kva) == SPLIT and all(torch.equal(x, y) for pa, pb in zip(kva, kvb) for x, y in zip(pa, pb))
+    assert loaded.misses == 0                                   # nothing computed after loading
+    a, b = (trunk_rollout.generate(policy.lm, lm_tokenizer, pr, t, SAMPLE, seed=4, context=ctx) for t in (filled, loaded))
+    assert torch.equal(a.batch.response_ids, b.batch.response_ids) and torch.equal(a.logprobs, b.logprobs)
+    with pytest.raises(ValueError, match="cut at layer 2, not 1"):
+        trunk_rollout.PromptTrunks(lm_tokenizer, 1).load(store, "k")
 
 
 def test_sampling_is_seeded_and_settings_are_checked(explainer, lm_tokenizer):

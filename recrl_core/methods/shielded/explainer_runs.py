@@ -9,8 +9,9 @@ seed (zero-initialised LoRA B and soft-prompt output), so it is evaluated once a
 base of every relative CTR.
 
 :func:`run` trains and evaluates one :class:`ExplainerJob` (picklable, for
-``train.parallel.map_jobs``); each worker process builds the task and fills its prompt
-trunks once. Results are cached (``<cache>/explainer_runs``), so the chapter's later
+``train.parallel.map_jobs``); each worker process builds the task once. The prompts'
+frozen trunks are computed once per cache (``<cache>/prompt_trunks``) and loaded by every
+later process. Results are cached (``<cache>/explainer_runs``), so the chapter's later
 sections pool seeds without training them again.
 
 Spec: spec-shielded-ppo, spec-shielded-trunk.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +41,7 @@ from recrl_core.rl import kl
 from recrl_core.train import ppo_loop
 
 EVAL_SEED = 1234        # sampling seed of the CTR users' explanations (chunk c uses EVAL_SEED + its offset)
-EVAL_CHUNK = 32         # CTR users per sampling call
+EVAL_CHUNK = 64         # CTR users per sampling call (decoding is memory-bound: bigger batches are cheaper per row)
 
 
 @dataclass
@@ -97,8 +99,25 @@ def make_explainer(task: ExplainerTask, lora_cfg: lora.LoRAConfig, seed: int,
     reward = explanation_reward.CompositeReward(reward_cfg or task.reward_cfg,
                                                 explanation_task.reward_contexts(task.frame, prompts), policy.lm, tok)
     if split and (task.trunks is None or task.trunks.split != split):
-        task.trunks = trunk_rollout.PromptTrunks(tok, split)
+        task.trunks = prompt_trunks(task, policy.lm, tok, prompts, split)
     return Explainer(policy, tok, prompts, reward)
+
+
+def prompt_trunks(task: ExplainerTask, lm, tok, prompts: list[str], split: int) -> trunk_rollout.PromptTrunks:
+    """The frozen trunks of every training and CTR user's prompt, from ``<cache>/prompt_trunks`` or computed.
+
+    Computed once per cache in one canonical call (every prompt, longest first), so each
+    worker process and each later section loads the same tensors instead of computing them.
+    """
+    trunks = trunk_rollout.PromptTrunks(tok, split)
+    rows = np.concatenate([task.train_rows, task.eval_rows])
+    wanted = [prompts[i] for i in rows]
+    key = make_key(lm=task.lm_name, split=split, prompts=hashlib.sha256("\0".join(wanted).encode()).hexdigest())
+    store = TensorCache("prompt_trunks")
+    if not trunks.load(store, key):
+        trunks.fill(lm, wanted)
+        trunks.save(store, key)
+    return trunks
 
 
 def evaluate(task: ExplainerTask, ex: Explainer, ppo_cfg) -> dict:
@@ -148,7 +167,7 @@ def _task(mode: str, data_dir: str) -> ExplainerTask:
     return build_task(Mode(mode), data_dir)
 
 
-RUN_VERSION = 2          # bump when code that decides a run's result changes (sampling, PPO, reward, reader)
+RUN_VERSION = 3          # bump when code that decides a run's result changes (sampling, PPO, reward, reader)
 
 
 def job_key(task: ExplainerTask, job: ExplainerJob) -> str:
