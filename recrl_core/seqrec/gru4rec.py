@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from recrl_core.seqrec.embedding import item_embedding
 
@@ -49,3 +49,11 @@ class GRU4Rec(nn.Module):
         packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, last = self.gru(packed)                                     # (1, B, H), original row order
         return last[-1]                                                # (B, H)
+
+    def sequence_output(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T) right-padded items, (B,) lengths -> (B, T, H) the hidden state after each item, 0 on padding."""
+        emb = self.embedding(items)                                    # (B, T, H)
+        packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.gru(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=items.shape[1])
+        return out                                                     # (B, T, H)

@@ -39,6 +39,11 @@ class EncoderConfig:
     num_blocks: int = 1                    # SASRec blocks (Public code: SA2C argparse)
     num_heads: int = 1                     # SASRec heads (Public code: SA2C argparse)
     dropout: float = 0.1                   # Caser/SASRec dropout rate (Public code: SA2C argparse)
+    ffn_multiple: int = 1                  # SASRec FFN inner width / H (Paper: 1; RecBole: 4)
+    activation: str = "relu"               # SASRec FFN activation (Paper: ReLU; RecBole: GELU)
+    norm_first: bool = True                # SASRec pre-LN blocks (Paper) or post-LN (RecBole)
+    init_std: float | None = None          # SASRec N(0, std²) init of weights (RecBole: 0.02); None: PyTorch's
+    tie_output: bool = False               # supervised scores = h · item embedding (SASRec paper, RecBole)
 
     SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("hidden_size",)
 
@@ -60,21 +65,33 @@ def build_encoder(cfg: EncoderConfig, num_items: int) -> nn.Module:
         return Caser(num_items, cfg.hidden_size, cfg.state_len, cfg.num_filters, cfg.filter_sizes,
                      cfg.dropout)
     if cfg.backbone == "sasrec":
-        return SASRec(num_items, cfg.hidden_size, cfg.state_len, cfg.num_blocks, cfg.num_heads,
-                      cfg.dropout)
+        return SASRec(num_items, cfg.hidden_size, cfg.state_len, cfg.num_blocks, cfg.num_heads, cfg.dropout,
+                      cfg.ffn_multiple * cfg.hidden_size, cfg.activation, cfg.norm_first, cfg.init_std)
     raise ValueError(f"unknown backbone {cfg.backbone!r}; choose one of: {', '.join(BACKBONES)}")
 
 
 class ItemScorer(nn.Module):
-    """A linear head ``(B, H) -> (B, N)``: one score per item (the pad id gets none)."""
+    """A linear head ``(B, H) -> (B, N)``: one score per item (the pad id gets none).
 
-    def __init__(self, hidden_size: int, num_items: int):
+    With ``tied`` (the encoder's item embedding, (N + 1, H)) the scores are ``h · e_i``:
+    the output item vectors are the input ones, as in the SASRec paper (Section 3.4,
+    "shared item embedding") and RecBole; no bias.
+    """
+
+    def __init__(self, hidden_size: int, num_items: int, tied: nn.Embedding | None = None):
         super().__init__()
-        self.linear = nn.Linear(hidden_size, num_items)
+        self.num_items = num_items
+        self.linear = nn.Linear(hidden_size, num_items) if tied is None else None
+        self.tied = [tied] if tied is not None else []        # a list: the encoder owns the parameter
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """(N, H) output item vectors."""
+        return self.linear.weight if self.linear is not None else self.tied[0].weight[:self.num_items]
 
     def forward(self, state: torch.Tensor) -> torch.Tensor:
-        """(B, H) state -> (B, N) scores."""
-        return self.linear(state)
+        """(..., H) state -> (..., N) scores."""
+        return self.linear(state) if self.linear is not None else state @ self.weight.T
 
 
 class TwoHead(nn.Module):
@@ -88,12 +105,14 @@ class TwoHead(nn.Module):
         num_items: N; the pad id is N.
         state_len: the training window; ``score`` keeps the last ``state_len`` real items
             (default: ``EncoderConfig().state_len``; pass ``cfg.state_len``).
+        tie_output: supervised scores from the encoder's item embedding (:class:`ItemScorer`).
     """
 
-    def __init__(self, encoder: nn.Module, num_items: int, state_len: int = EncoderConfig.state_len):
+    def __init__(self, encoder: nn.Module, num_items: int, state_len: int = EncoderConfig.state_len,
+                 tie_output: bool = False):
         super().__init__()
         self.encoder, self.num_items, self.state_len = encoder, num_items, state_len
-        self.supervised = ItemScorer(encoder.hidden_size, num_items)
+        self.supervised = ItemScorer(encoder.hidden_size, num_items, encoder.embedding if tie_output else None)
         self.q = ItemScorer(encoder.hidden_size, num_items)
 
     def forward(self, items: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -141,4 +160,4 @@ def make_net(cfg: EncoderConfig, num_items: int, seed: int, *,
     encoder = build_encoder(cfg, num_items)
     if wrap_encoder is not None:
         encoder = wrap_encoder(encoder)
-    return TwoHead(encoder, num_items, cfg.state_len)
+    return TwoHead(encoder, num_items, cfg.state_len, cfg.tie_output)

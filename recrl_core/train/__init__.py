@@ -1,7 +1,8 @@
 """Training loops and checkpoints shared by the chapters.
 
 ``loops`` (cross-entropy and the SQN family over a replay buffer, with validation-based
-model selection and exact resume), ``online`` (online A2C against a vectorised
+model selection and exact resume), ``sequence_ce`` (next-item cross-entropy at every
+position of a window, as the SASRec paper trains), ``online`` (online A2C against a vectorised
 simulator), ``ppo_loop`` (token-level PPO for a language model: rollout, per-token
 rewards, GAE, clipped epochs; the losses live in ``rl.ppo``), ``grpo_loop`` (GRPO on the
 same sampler and frozen trunk; losses in ``rl.grpo``) and ``checkpoint``

@@ -154,3 +154,33 @@ def test_learner_jobs_do_not_depend_on_the_number_of_workers(data):
         pd.testing.assert_frame_equal(a.pop("history"), b.pop("history"))
         a.pop("seconds"), b.pop("seconds")
         assert a == b
+
+
+# ---- every-position cross-entropy (train.sequence_ce) through the same loop
+
+@pytest.mark.parametrize("backbone", ["gru4rec", "sasrec"])
+def test_every_position_fit_runs_the_loops_budget_and_resumes_exactly(data, backbone, tmp_path):
+    from recrl_core.train import sequence_ce
+
+    enc, _, val = data
+    cfg = heads.EncoderConfig(backbone=backbone, hidden_size=8, state_len=5, tie_output=True)
+    seqs = sequence_ce.sequences_of(_train_frame(enc))
+    windows = sequence_ce.windows(seqs, cfg.state_len, enc.pad_id)
+    sup = loops.SupervisedConfig(batch_size=16, epochs=2, eval_every=5)
+    whole = sequence_ce.fit_every_position(heads.make_net(cfg, enc.num_items, 0), windows, val, sup, EVAL,
+                                           np.random.default_rng(3))
+    targets = int(windows.lengths.sum())
+    assert whole.history["update"].max() == loops.total_steps(targets, sup.batch_size, sup.epochs)
+    losses = whole.history["loss"].dropna().to_numpy()
+    assert np.isfinite(losses).all() and losses[-5:].mean() < losses[:5].mean()
+    first = sequence_ce.fit_every_position(heads.make_net(cfg, enc.num_items, 0), windows, val, sup, EVAL,
+                                           np.random.default_rng(3), checkpoint_dir=tmp_path / "ck", stop_at_step=4)
+    assert first.history["update"].max() == 4
+    rest = sequence_ce.fit_every_position(heads.make_net(cfg, enc.num_items, 9), windows, val, sup, EVAL,
+                                          np.random.default_rng(99), checkpoint_dir=tmp_path / "ck")
+    pd.testing.assert_frame_equal(rest.history, whole.history)
+
+
+def _train_frame(enc):
+    labels = sequences.global_time_split(enc.frame, 0.1, 0.1)
+    return enc.frame[labels.to_numpy() == "train"]

@@ -84,8 +84,12 @@ def test_caser_counts_only_windows_inside_the_sequence():
     assert got.flatten().tolist() == [1.0, 2.0]
 
 
-def test_sasrec_is_causal():
-    sasrec = make_encoder("sasrec", num_blocks=2).eval()
+RECBOLE_ARCH = dict(num_blocks=2, num_heads=2, ffn_multiple=4, activation="gelu", norm_first=False, init_std=0.02)
+
+
+@pytest.mark.parametrize("arch", [{}, RECBOLE_ARCH], ids=["paper", "recbole"])
+def test_sasrec_is_causal(arch):
+    sasrec = make_encoder("sasrec", **({"num_blocks": 2} | arch)).eval()
     items = torch.tensor([[3, 7, 1, 9, 4, 2]])
     lengths = torch.tensor([6])
     changed = items.clone()
@@ -96,8 +100,9 @@ def test_sasrec_is_causal():
     assert not torch.allclose(after[:, 3], before[:, 3])
 
 
-def test_sasrec_padded_outputs_are_zero():
-    sasrec = make_encoder("sasrec").eval()
+@pytest.mark.parametrize("arch", [{}, RECBOLE_ARCH], ids=["paper", "recbole"])
+def test_sasrec_padded_outputs_are_zero(arch):
+    sasrec = make_encoder("sasrec", **arch).eval()
     items, lengths = batch()
     with torch.no_grad():
         out = sasrec.sequence_output(items, lengths)                       # (4, T, H)
@@ -227,3 +232,47 @@ def test_make_pair_seeds_two_seed_and_two_seed_plus_one():
         assert all(torch.equal(x, y) for x, y in zip(net.state_dict().values(), ref.state_dict().values()))
     assert len(pair.optimizers) == len(pair.optimizers_phase2) == 2
     assert pair.optimizers_phase2[0].param_groups[0]["lr"] == 0.001
+
+
+def test_sasrec_variants_build_what_they_say():
+    paper, rb = make_encoder("sasrec"), make_encoder("sasrec", **RECBOLE_ARCH)
+    assert paper.blocks[0].ffn[0].out_features == H and isinstance(paper.blocks[0].ffn[1], torch.nn.ReLU)
+    assert rb.blocks[0].ffn[0].out_features == 4 * H and isinstance(rb.blocks[0].ffn[1], torch.nn.GELU)
+    assert hasattr(paper, "final_norm") and not hasattr(paper, "input_norm")
+    assert hasattr(rb, "input_norm") and not hasattr(rb, "final_norm") and not rb.blocks[0].norm_first
+    weights = torch.cat([rb.embedding.weight[:N].flatten(), rb.blocks[0].ffn[0].weight.flatten(),
+                         rb.blocks[0].attn.in_proj_weight.flatten()]).detach()
+    assert abs(float(weights.std()) - 0.02) < 0.002 and float(rb.blocks[0].ffn[0].bias.abs().max()) == 0.0
+    assert float(rb.embedding.weight[N].abs().max()) == 0.0                # the pad row stays 0
+    with pytest.raises(ValueError, match="activation must be one of"):
+        make_encoder("sasrec", activation="tanh")
+
+
+def test_post_ln_block_by_hand():
+    torch.manual_seed(0)
+    sasrec = make_encoder("sasrec", **(RECBOLE_ARCH | {"num_blocks": 1, "num_heads": 1})).eval()
+    items, lengths = torch.tensor([[3, 7, 1, N, N, N]]), torch.tensor([3])
+    block, L = sasrec.blocks[0], 3
+    with torch.no_grad():
+        x = sasrec.input_norm(sasrec.embedding(items[0, :L]) + sasrec.positions.weight[:L])    # (L, H)
+        W_q, W_k, W_v = block.attn.in_proj_weight.chunk(3)
+        b_q, b_k, b_v = block.attn.in_proj_bias.chunk(3)
+        q, k, v = x @ W_q.T + b_q, x @ W_k.T + b_k, x @ W_v.T + b_v
+        scores = (q @ k.T / H ** 0.5).masked_fill(torch.ones(L, L, dtype=torch.bool).triu(1), float("-inf"))
+        attended = torch.softmax(scores, -1) @ v @ block.attn.out_proj.weight.T + block.attn.out_proj.bias
+        a = block.attn_norm(x + attended)                                  # post-LN: norm after the residual
+        ffn = block.ffn[3](F.gelu(block.ffn[0](a)))
+        by_hand = block.ffn_norm(a + ffn)                                  # (L, H), no final norm
+        lib = sasrec.sequence_output(items, lengths)[0, :L]
+    torch.testing.assert_close(lib, by_hand, atol=1e-5, rtol=1e-5)
+
+
+def test_gru4rec_sequence_output_is_the_state_of_every_prefix():
+    gru = make_encoder("gru4rec").eval()
+    items, lengths = batch()
+    with torch.no_grad():
+        out = gru.sequence_output(items, lengths)                          # (4, T, H)
+        for b, n in enumerate(lengths.tolist()):
+            for t in range(n):
+                torch.testing.assert_close(out[b, t], gru(items[b:b + 1, :t + 1], torch.tensor([t + 1]))[0])
+    assert (out[torch.arange(T)[None, :] >= lengths[:, None]] == 0).all()

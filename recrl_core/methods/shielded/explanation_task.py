@@ -149,7 +149,7 @@ def ranker_context(model: heads.TwoHead, items: torch.Tensor, lengths: torch.Ten
     Gradients flow into the ranker unless the caller runs it under ``no_grad`` or
     freezes it (the hard shield).
     """
-    return torch.cat([user_states(model, items, lengths), model.supervised.linear.weight[targets]], dim=1)
+    return torch.cat([user_states(model, items, lengths), model.supervised.weight[targets]], dim=1)
 
 
 def build_examples(data: prepare.Prepared, ranker: heads.TwoHead, world, data_dir: Path,
