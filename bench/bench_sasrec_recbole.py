@@ -26,7 +26,7 @@ Data and protocol, identical for both sides:
 "Ours" trains with :mod:`recrl_core.train.sequence_ce` (every position of 50-item windows)
 unless the variant says ``prefix`` (one target per prefix, RecBole's augmentation). Each
 variant is one row; ``--variants`` picks them. Writes ``bench/out/sasrec_recbole.json``; the
-run the book quotes is kept in ``results/bench/sasrec_recbole.json``.
+reported run (15 epochs, seed 0) is committed as ``results/bench/sasrec_recbole.json``.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ Taught in: sec-sasrec
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,8 +50,10 @@ class SequenceWindows:
         return self
 
 
-def windows(sequences: list[np.ndarray], width: int, pad_id: int) -> SequenceWindows:
+def windows(sequences: Iterable[np.ndarray], width: int, pad_id: int) -> SequenceWindows:
     """Cut every sequence (oldest first) into overlapping windows; sequences of one item give none.
+
+    ``sequences``: e.g. ``data.sequences.user_sequences(train).values()``.
 
     Raises:
         ValueError: ``width`` < 1.
@@ -106,11 +109,6 @@ class WindowSampler:
     def sample(self, batch_size: int, rng: np.random.Generator) -> SequenceWindows:
         count = max(1, round(batch_size * len(self.data) / self.targets))
         return self.data.rows(torch.from_numpy(rng.integers(0, len(self.data), size=count)))
-
-
-def sequences_of(frame) -> list[np.ndarray]:
-    """Per-user item sequences (``user_idx``, ``item_idx`` columns, rows already in time order)."""
-    return [g.to_numpy() for _, g in frame.groupby("user_idx", sort=True)["item_idx"]]
 
 
 def fit_every_position(model, data: SequenceWindows, val, cfg, eval_cfg, rng: np.random.Generator, *,

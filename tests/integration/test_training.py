@@ -164,7 +164,7 @@ def test_every_position_fit_runs_the_loops_budget_and_resumes_exactly(data, back
 
     enc, _, val = data
     cfg = heads.EncoderConfig(backbone=backbone, hidden_size=8, state_len=5, tie_output=True)
-    seqs = sequence_ce.sequences_of(_train_frame(enc))
+    seqs = sequences.user_sequences(_train_frame(enc)).values()
     windows = sequence_ce.windows(seqs, cfg.state_len, enc.pad_id)
     sup = loops.SupervisedConfig(batch_size=16, epochs=2, eval_every=5)
     whole = sequence_ce.fit_every_position(heads.make_net(cfg, enc.num_items, 0), windows, val, sup, EVAL,
