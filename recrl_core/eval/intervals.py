@@ -1,11 +1,13 @@
 """How sure a difference is: the mean with its Student-t interval, a verdict, and the sample it would need.
 
 Online results differ from seed to seed; a method is compared with a reference by
-the per-seed differences (paired: same seed, same users, same random numbers). A
-claim is *decided* only when the interval excludes zero.
+the per-seed differences (paired: same seed, same users, same random numbers). Offline,
+two models ranked on the same test events are compared event by event, with users as
+the resampled unit (:func:`cluster_bootstrap`). A claim is *decided* only when the
+interval excludes zero.
 
 Spec: spec-ialp-built (book/appendix/ialp.md), Measurement.
-Taught in: sec-ialp-online
+Taught in: sec-ialp-online, sec-sasrec
 """
 
 from __future__ import annotations
@@ -69,3 +71,27 @@ def paired_sample_size(differences, power: float = 0.8, level: float = 0.95) -> 
     z = NormalDist().inv_cdf(1 - (1 - level) / 2) + NormalDist().inv_cdf(power)
     return float((z * d.std(ddof=1) / d.mean()) ** 2)
 
+
+
+def cluster_bootstrap(values, clusters, rng: np.random.Generator, *, resamples: int = 2000,
+                      level: float = 0.95) -> Interval:
+    """Mean of ``values`` (e.g. per-event metric differences) with a percentile interval that resamples clusters.
+
+    Events of one user are not independent, so users (``clusters``, one label per value)
+    are drawn with replacement and every drawn user brings all their events; each
+    resample's estimate is the event-weighted mean ``sum(w_u s_u) / sum(w_u c_u)`` (s_u,
+    c_u: a user's sum and count, w_u: how often the user was drawn). ``n`` counts clusters.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    labels = np.asarray(clusters)
+    if v.ndim != 1 or len(v) == 0 or labels.shape != v.shape:
+        raise ValueError(f"need equal-length 1-D values and clusters, got shapes {v.shape} and {labels.shape}")
+    _, inverse = np.unique(labels, return_inverse=True)
+    sums, counts = np.bincount(inverse, weights=v), np.bincount(inverse).astype(np.float64)     # (U,)
+    U = len(sums)
+    if U < 2:
+        return Interval(float(v.mean()), float("nan"), float("nan"), U)
+    draws = rng.multinomial(U, np.full(U, 1.0 / U), size=resamples).astype(np.float64)           # (R, U)
+    estimates = (draws @ sums) / (draws @ counts)                                                # (R,)
+    low, high = np.quantile(estimates, [(1 - level) / 2, (1 + level) / 2])
+    return Interval(float(v.mean()), float(low), float(high), U)

@@ -52,6 +52,16 @@ class EncoderConfig:
         sizes = {Mode.FULL: {}, Mode.BOOK: {}, Mode.SMOKE: dict(hidden_size=16)}[mode]
         return replace(cls(), **sizes)
 
+    def recbole_sasrec(self) -> "EncoderConfig":
+        """This config with RecBole 1.2.1's SASRec architecture (``sasrec.yaml``; sizes kept).
+
+        2 blocks of 2 heads, FFN 4 H with GELU, post-LN, N(0, 0.02²) init, dropout 0.5 and
+        the output tied to the item embedding. RecBole also trains with Adam at 1e-3
+        (``SupervisedConfig.lr``), which is not an encoder field.
+        """
+        return replace(self, backbone="sasrec", num_blocks=2, num_heads=2, ffn_multiple=4, activation="gelu",
+                       norm_first=False, init_std=0.02, dropout=0.5, tie_output=True)
+
 
 def build_encoder(cfg: EncoderConfig, num_items: int) -> nn.Module:
     """The backbone named by ``cfg.backbone``; ``forward(items (B, T), lengths (B,)) -> (B, H)``.

@@ -1,5 +1,7 @@
 """Sequential encoders: shapes, padding invariance, causality, hand-checked maths, trainability."""
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -85,6 +87,14 @@ def test_caser_counts_only_windows_inside_the_sequence():
 
 
 RECBOLE_ARCH = dict(num_blocks=2, num_heads=2, ffn_multiple=4, activation="gelu", norm_first=False, init_std=0.02)
+
+
+def test_recbole_sasrec_sets_the_architecture_and_keeps_the_sizes():
+    base = heads.EncoderConfig(backbone="gru4rec", hidden_size=16, state_len=7)
+    rb = base.recbole_sasrec()
+    assert rb == dataclasses.replace(base, backbone="sasrec", dropout=0.5, tie_output=True, **RECBOLE_ARCH)
+    net = heads.make_net(rb, N, seed=0)
+    assert net.supervised.linear is None and net.encoder.blocks[0].ffn[0].out_features == 4 * 16
 
 
 @pytest.mark.parametrize("arch", [{}, RECBOLE_ARCH], ids=["paper", "recbole"])

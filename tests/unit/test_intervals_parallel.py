@@ -24,6 +24,30 @@ def test_t_interval_by_hand_and_its_verdict():
         intervals.t_interval([])
 
 
+def test_cluster_bootstrap_resamples_users_with_all_their_events():
+    values = np.array([1.0, 1.0, 1.0, 0.0, 0.5, 0.0])
+    users = np.array([7, 7, 7, 3, 9, 9])                             # three users: 3 events, 1, 2
+    ci = intervals.cluster_bootstrap(values, users, np.random.default_rng(0), resamples=50)
+    assert ci.mean == pytest.approx(3.5 / 6) and ci.n == 3
+    # by hand: the same draws, each resample's events pooled and averaged
+    draws = np.random.default_rng(0).multinomial(3, [1 / 3] * 3, size=50)          # columns: users 3, 7, 9
+    pooled = [np.concatenate([np.repeat(values[users == u], w) for u, w in zip((3, 7, 9), row)]).mean()
+              for row in draws]
+    assert (ci.low, ci.high) == pytest.approx(tuple(np.quantile(pooled, [0.025, 0.975])))
+    same = intervals.cluster_bootstrap(np.full(6, 0.2), users, np.random.default_rng(1))
+    assert same.low == pytest.approx(0.2) and same.high == pytest.approx(0.2)
+    # correlated within users: treating every event as its own cluster understates the spread
+    rng = np.random.default_rng(2)
+    per_user = rng.normal(0.1, 1.0, size=40)
+    v, u = np.repeat(per_user, 10), np.repeat(np.arange(40), 10)
+    clustered = intervals.cluster_bootstrap(v, u, np.random.default_rng(3))
+    naive = intervals.cluster_bootstrap(v, np.arange(400), np.random.default_rng(3))
+    assert clustered.high - clustered.low > 2 * (naive.high - naive.low)
+    assert np.isnan(intervals.cluster_bootstrap([1.0, 2.0], [5, 5], rng).low)
+    with pytest.raises(ValueError, match="equal-length 1-D"):
+        intervals.cluster_bootstrap([1.0, 2.0], [1], rng)
+
+
 def test_map_jobs_gives_the_same_runs_in_one_process_and_in_two(tmp_path, monkeypatch):
     from recrl_core.methods.ialp import adaptation, ialp_task, labels, learned_env, pipeline, reward_model
     from recrl_core.train import online, parallel
