@@ -2,13 +2,17 @@
 #
 #   make book          set up, fetch missing data, build the whole website in book mode (~80 min, 2 cores)
 #   make test          set up, fetch missing data, run every check CI runs (smoke mode)
+#   make assignments   student notebooks and autograders of the course assignments
+#   make grade NB=...  score a submitted assignment notebook, per question
 #
 # Variables: VENV (default .venv; CI keeps one outside the clone), PYTHON (a Python 3.11),
-# RECRL_DATA_DIR (where datasets live; default ./data), MODE (for `make site`).
+# RECRL_DATA_DIR (where datasets live; default ./data), MODE (for `make site`), CACHE (executed
+# outputs that `make site-student` reuses; after `make book`: CACHE=_build/.jupyter_cache).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 MODE   ?= smoke
+CACHE  ?= _build/$(MODE)/_build/.jupyter_cache
 BIN    := $(VENV)/bin
 LOCK   := requirements.lock
 STAMP  := $(VENV)/.recrl-$(shell cat $(LOCK) | sha256sum | cut -c1-16)
@@ -17,7 +21,7 @@ STAMP  := $(VENV)/.recrl-$(shell cat $(LOCK) | sha256sum | cut -c1-16)
 OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TQDM_DISABLE=1 MPLBACKEND=Agg
 SMOKE   := RECRL_MODE=smoke $(OFFLINE)
 
-.PHONY: book test setup data test-only hygiene unit notebooks site gpu-tests bench clean-notebooks lock clean
+.PHONY: book test setup data test-only hygiene unit notebooks site site-student gpu-tests bench clean-notebooks lock clean assignments grade
 
 book: setup data                      ## the website, executed in book mode from a cleared cache
 	$(BIN)/jupyter-book clean . --all
@@ -44,7 +48,7 @@ $(STAMP): | $(LOCK)                 # order-only: the stamp name already carries
 data: setup                           ## verify datasets in RECRL_DATA_DIR; download what is missing (needs network)
 	$(BIN)/python -m recrl_core.data.download --ensure
 
-test-only: hygiene gpu-tests unit notebooks site
+test-only: hygiene gpu-tests unit notebooks site site-student
 
 hygiene:                              ## notebooks are committed without outputs
 	$(BIN)/python scripts/clean_notebooks.py --check
@@ -58,6 +62,14 @@ notebooks:                            ## every notebook executed cell by cell, s
 site:                                 ## the website in MODE (default smoke), into _build/$(MODE)
 	rm -rf _build/$(MODE)
 	RECRL_MODE=$(MODE) $(OFFLINE) $(BIN)/jupyter-book build . -W --keep-going --path-output _build/$(MODE)
+
+site-student:                         ## the website in MODE without exercise solutions, reusing CACHE (default: `make site`'s)
+	$(BIN)/python scripts/assignments.py site-config _build/$(MODE)-student.yml --cache $(CACHE)
+	rm -rf _build/$(MODE)-student
+	RECRL_MODE=$(MODE) $(OFFLINE) $(BIN)/jupyter-book build . -W --keep-going --config _build/$(MODE)-student.yml --path-output _build/$(MODE)-student
+	@! grep -rlq 'class="solution' _build/$(MODE)-student/_build/html/book || { echo "solutions leaked into the student site"; exit 1; }
+	@grep -rlq 'class="exercise' _build/$(MODE)-student/_build/html/book || { echo "the student site lost its exercises"; exit 1; }
+	@echo "Student site (no solutions): _build/$(MODE)-student/_build/html/index.html"
 
 gpu-tests:                            ## GPU-marked tests; selecting none (exit 5) is fine on a CPU machine
 	@RECRL_GPU_TESTS=1 $(SMOKE) $(BIN)/pytest -q -m gpu; rc=$$?; if [ $$rc -eq 5 ]; then echo "no GPU tests selected (ok)"; exit 0; fi; exit $$rc
@@ -73,6 +85,13 @@ bench: setup data                     ## benchmarks, JSON on stdout and in bench
 	$(BIN)/python bench/bench_laac.py
 	$(BIN)/python bench/bench_gpu_ppo.py
 	$(BIN)/python bench/bench_commands.py
+
+assignments: setup                    ## student notebooks + autograders into _build/assignments (otter assign)
+	$(BIN)/python scripts/assignments.py build
+
+grade: setup                          ## score a submission per question: make grade NB=path/to/submission.ipynb
+	@test -n "$(NB)" || { echo "usage: make grade NB=path/to/submission.ipynb"; exit 2; }
+	$(BIN)/python scripts/assignments.py grade "$(NB)"
 
 clean-notebooks:                      ## strip outputs before committing
 	$(BIN)/python scripts/clean_notebooks.py

@@ -54,10 +54,12 @@ def tiny_lm(lm_tokenizer):
 def script():
     """``script("clean_notebooks")``: a file of ``scripts/`` imported as a module (they are not a package)."""
     import importlib.util
+    import sys
 
     def load(name: str):
         spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module          # dataclasses look their module up while the class is created
         spec.loader.exec_module(module)
         return module
 
