@@ -8,6 +8,7 @@ zip (public and hidden tests). Deliberately wrong answers, which the tests must 
 sit beside it in ``wrong_answers.py`` as ``WRONG = {question: [(why, cell source), ...]}``.
 
     python scripts/assignments.py build [NAME ...]     # -> _build/assignments/<name>/{student,autograder}
+    python scripts/assignments.py publish [NAME ...]   # -> assignments/<name>/student/ (committed; Colab opens it)
     python scripts/assignments.py grade SUBMISSION.ipynb
     python scripts/assignments.py verify [NAME ...]    # what CI checks (tests/assignments)
     python scripts/assignments.py site-config OUT.yml --cache DIR   # `make site-student`: no solutions
@@ -21,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,7 +66,11 @@ def master(name: str) -> Path:
 
 
 def build(name: str, out: Path) -> Built:
-    """``otter assign`` (which also runs every test against the solutions and fails if one does not pass)."""
+    """``otter assign`` (which also runs every test against the solutions and fails if one does not pass).
+
+    The student notebook then gets the Colab setup cell first and deterministic cell ids, so
+    that two builds of the same source are byte-identical (the published copy can be checked).
+    """
     out = out / name
     run = subprocess.run([*OTTER, "assign", "--no-pdfs", str(master(name)), str(out)],
                          cwd=master(name).parent, capture_output=True, text=True)
@@ -72,7 +79,64 @@ def build(name: str, out: Path) -> Built:
     zips = sorted((out / "autograder").glob(f"{name}-autograder_*.zip"))
     if len(zips) != 1:
         raise RuntimeError(f"otter assign wrote {len(zips)} autograder zips in {out / 'autograder'}")
-    return Built(out / "student" / f"{name}.ipynb", zips[0])
+    student = out / "student" / f"{name}.ipynb"
+    nb = nbformat.read(student, as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(colab_cell(name)))
+    for i, cell in enumerate(nb.cells):
+        cell.id = hashlib.sha1(f"{name}:{i}:{cell.source}".encode()).hexdigest()[:8]
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.write(nb, student)
+    return Built(student, zips[0])
+
+
+def repository() -> tuple[str, str]:
+    """(GitHub URL, branch) of the book, from ``_config.yml``."""
+    import yaml
+
+    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    return repo["url"].rstrip("/"), repo.get("branch", "main")
+
+
+def colab_cell(name: str) -> str:
+    """The student notebook's first cell: on Colab, install what the notebook needs and fetch its public tests."""
+    url, branch = repository()
+    return f'''# On Google Colab only (skipped anywhere else): install otter-grader and the book's library,
+# and fetch this assignment's public tests into ./tests.
+import os, subprocess, sys
+if "google.colab" in sys.modules and not os.path.isdir("tests"):
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "otter-grader==7.0.0",
+                    "recrl-core @ git+{url}@{branch}"], check=True)
+    subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "{branch}", "{url}", "/tmp/recrl-book"], check=True)
+    import shutil
+    shutil.copytree("/tmp/recrl-book/assignments/{name}/student/tests", "tests")'''
+
+
+def colab_url(name: str) -> str:
+    """The Colab link that opens the published student notebook."""
+    url, branch = repository()
+    return (url.replace("https://github.com/", "https://colab.research.google.com/github/")
+            + f"/blob/{branch}/assignments/{name}/student/{name}.ipynb")
+
+
+def published(name: str) -> Path:
+    """Where the student version is committed: the notebook and its public tests (Colab reads them there)."""
+    return SOURCE / name / "student"
+
+
+def publish(name: str, built: Built) -> None:
+    """Replace the committed student version with a fresh build."""
+    target = published(name)
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(built.student.parent, target)
+
+
+def stale(name: str, built: Built) -> list[str]:
+    """Files of the committed student version that differ from a fresh build (or are missing / extra)."""
+    fresh = {p.relative_to(built.student.parent): p.read_bytes() for p in built.student.parent.rglob("*") if p.is_file()}
+    target = published(name)
+    kept = {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()} if target.is_dir() else {}
+    return sorted(str(f) for f in fresh.keys() | kept.keys() if fresh.get(f) != kept.get(f))
 
 
 def grade_with(autograder: Path, submission: Path) -> list[Score]:
@@ -125,11 +189,13 @@ def with_answers(student: Path, sources: list[str], out: Path) -> Path:
 def verify(name: str, work: Path) -> dict:
     """Solutions score full marks, the blank student notebook scores 0 everywhere, each wrong answer loses marks."""
     built = build(name, work)
+    problems = [f"assignments/{name}/student/ is stale ({', '.join(changed)}): run "
+                f"`python scripts/assignments.py publish {name}` and commit it" for changed in [stale(name, built)] if changed]
     start = time.perf_counter()
     solution = {s.question: s for s in grade_with(built.autograder, built.autograder.parent / f"{name}.ipynb")}
     seconds = time.perf_counter() - start                # the whole notebook and every test, as a grader runs it
-    problems = [f"solution loses marks on {q}: {s.score}/{s.max_score}" for q, s in solution.items()
-                if s.score != s.max_score]
+    problems += [f"solution loses marks on {q}: {s.score}/{s.max_score}" for q, s in solution.items()
+                 if s.score != s.max_score]
     blank = grade_with(built.autograder, built.student)
     problems += [f"blank answer scores {s.score}/{s.max_score} on {s.question}" for s in blank if s.score != 0]
     wrong = wrong_answers(name)
@@ -187,12 +253,20 @@ def main() -> None:
     g.add_argument("submission", type=Path)
     v = sub.add_parser("verify", help="solutions pass, blank answers fail, wrong answers lose marks")
     v.add_argument("names", nargs="*")
+    pub = sub.add_parser("publish", help="rebuild the committed student versions (assignments/<name>/student/)")
+    pub.add_argument("names", nargs="*")
     c = sub.add_parser("site-config", help="a Jupyter Book config for the website without exercise solutions")
     c.add_argument("out", type=Path)
     c.add_argument("--cache", type=Path, required=True, help="the execution cache of an earlier build")
     args = parser.parse_args()
     if args.command == "site-config":
         print(student_site_config(args.out, args.cache))
+        return
+    if args.command == "publish":
+        with tempfile.TemporaryDirectory(prefix="publish-") as tmp:
+            for name in args.names or names():
+                publish(name, build(name, Path(tmp)))
+                print(f"{name}: {published(name).relative_to(ROOT)}  (Colab: {colab_url(name)})")
         return
     if args.command == "build":
         for name in args.names or names():
