@@ -98,14 +98,23 @@ def repository() -> tuple[str, str]:
     return repo["url"].rstrip("/"), repo.get("branch", "main")
 
 
+def pinned(package: str) -> str:
+    """``package==version`` as pinned in ``requirements.txt`` (one home for the version students install)."""
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line.split("==")[0].strip().lower() == package:
+            return line.strip()
+    raise RuntimeError(f"requirements.txt does not pin {package}")
+
+
 def colab_cell(name: str) -> str:
     """The student notebook's first cell: on Colab, install what the notebook needs and fetch its public tests."""
     url, branch = repository()
+    otter = pinned("otter-grader")
     return f'''# On Google Colab only (skipped anywhere else): install otter-grader and the book's library,
 # and fetch this assignment's public tests into ./tests.
 import os, subprocess, sys
 if "google.colab" in sys.modules and not os.path.isdir("tests"):
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "otter-grader==7.0.0",
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{otter}",
                     "recrl-core @ git+{url}@{branch}"], check=True)
     subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "{branch}", "{url}", "/tmp/recrl-book"], check=True)
     import shutil

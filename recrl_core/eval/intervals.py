@@ -72,7 +72,6 @@ def paired_sample_size(differences, power: float = 0.8, level: float = 0.95) -> 
     return float((z * d.std(ddof=1) / d.mean()) ** 2)
 
 
-
 def cluster_bootstrap(values, clusters, rng: np.random.Generator, *, resamples: int = 2000,
                       level: float = 0.95) -> Interval:
     """Mean of ``values`` (e.g. per-event metric differences) with a percentile interval that resamples clusters.
