@@ -4,6 +4,7 @@
 #   make test          set up, fetch missing data, run every check CI runs (smoke mode)
 #   make assignments   student notebooks and autograders of the course assignments
 #   make grade NB=...  score a submitted assignment notebook, per question
+#   make site-check    the built website in a real browser, network off (MODE=book after `make book`)
 #
 # Variables: VENV (default .venv; CI keeps one outside the clone), PYTHON (a Python 3.11),
 # RECRL_DATA_DIR (where datasets live; default ./data), MODE (for `make site`), CACHE (executed
@@ -21,7 +22,7 @@ STAMP  := $(VENV)/.recrl-$(shell cat $(LOCK) | sha256sum | cut -c1-16)
 OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TQDM_DISABLE=1 MPLBACKEND=Agg
 SMOKE   := RECRL_MODE=smoke $(OFFLINE)
 
-.PHONY: book test setup data test-only hygiene unit notebooks site site-student gpu-tests bench clean-notebooks lock clean assignments grade
+.PHONY: book test setup data test-only hygiene unit notebooks site site-student site-check browser gpu-tests bench clean-notebooks lock clean assignments grade
 
 book: setup data                      ## the website, executed in book mode from a cleared cache
 	$(BIN)/jupyter-book clean . --all
@@ -34,6 +35,7 @@ setup: $(STAMP)                       ## virtualenv with the locked stack + the 
 	@# from /, so that the check sees the installed package, not ./recrl_core (a cached venv may point at an old clone)
 	@(cd / && $(abspath $(BIN))/python -c "import recrl_core, pathlib, sys; sys.exit(pathlib.Path(recrl_core.__file__).resolve().parents[1] != pathlib.Path('$(CURDIR)').resolve())") 2>/dev/null \
 	  || $(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	@$(BIN)/python scripts/site_assets.py --check 2>/dev/null || $(BIN)/python scripts/site_assets.py   # MathJax the site serves itself
 
 $(STAMP): | $(LOCK)                 # order-only: the stamp name already carries the lock hash, and a fresh clone gives the lock a new mtime
 	@$(PYTHON) -c "import sys; assert sys.version_info[:2] == (3, 11), f'Python 3.11 needed, found {sys.version.split()[0]}: set PYTHON=/path/to/python3.11'"
@@ -48,10 +50,11 @@ $(STAMP): | $(LOCK)                 # order-only: the stamp name already carries
 data: setup                           ## verify datasets in RECRL_DATA_DIR; download what is missing (needs network)
 	$(BIN)/python -m recrl_core.data.download --ensure
 
-test-only: hygiene gpu-tests unit notebooks site site-student
+test-only: hygiene gpu-tests unit notebooks site site-check site-student
 
-hygiene:                              ## notebooks are committed without outputs
+hygiene:                              ## notebooks are committed without outputs; links name the configured repository
 	$(BIN)/python scripts/clean_notebooks.py --check
+	$(BIN)/python scripts/repository.py --check
 
 unit:                                 ## unit, integration and real-data tests
 	$(SMOKE) $(BIN)/pytest -q
@@ -62,6 +65,21 @@ notebooks:                            ## every notebook executed cell by cell, s
 site:                                 ## the website in MODE (default smoke), into _build/$(MODE)
 	rm -rf _build/$(MODE)
 	RECRL_MODE=$(MODE) $(OFFLINE) $(BIN)/jupyter-book build . -W --keep-going --path-output _build/$(MODE)
+
+# `make book` builds into _build/html; `make site MODE=...` into _build/$(MODE)/_build/html.
+SITE_HTML = $(if $(filter book,$(MODE)),_build/html,_build/$(MODE)/_build/html)
+
+site-check: browser                   ## the built site in Chromium, network off: every TOC page, links, search, a11y; screenshots in _build/site-check/$(MODE)
+	RECRL_SITE_DIR=$(SITE_HTML) RECRL_SITE_ARTEFACTS=_build/site-check/$(MODE) $(OFFLINE) $(BIN)/pytest -q -p no:cacheprovider -m site tests/site
+
+browser:                              ## Debian's chromium for the browser tests (needs root or sudo; else they skip, saying why)
+	@if [ -n "$$RECRL_CHROMIUM" ] || [ -x /usr/lib/chromium/chromium ] || command -v chromium >/dev/null; then echo "Chromium: found"; \
+	elif command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then \
+	  S=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); export DEBIAN_FRONTEND=noninteractive; \
+	  $$S apt-get install -y -q --no-install-recommends chromium >/dev/null \
+	    || { $$S apt-get update -q >/dev/null && $$S apt-get install -y -q --no-install-recommends chromium >/dev/null; } \
+	    || echo "Could not install Debian's chromium: the browser tests will be skipped."; \
+	else echo "No Chromium, and no apt-get with root or sudo to install it: the browser tests will be skipped (set RECRL_CHROMIUM to a Chromium binary)."; fi
 
 site-student:                         ## the website in MODE without exercise solutions, reusing CACHE (default: `make site`'s)
 	$(BIN)/python scripts/assignments.py site-config _build/$(MODE)-student.yml --cache $(CACHE)

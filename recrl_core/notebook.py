@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from recrl_core import config, hardware, plotting, seeding
+from recrl_core import config, hardware, plotting, progress, seeding
 from recrl_core.config import Mode
 
 
@@ -38,6 +38,8 @@ class Setup(NamedTuple):
 def setup(seed: int = 0) -> Setup:
     """Read ``RECRL_MODE``, print the banner, apply the plot style, seed everything; return the basics.
 
+    Under ``TQDM_DISABLE=1`` it also hides the progress bars of Hugging Face libraries (``progress``).
+
     Args:
         seed: the notebook's seed (``seeding.seed_everything``).
     Returns:
@@ -48,6 +50,7 @@ def setup(seed: int = 0) -> Setup:
     mode = config.current_mode()
     print(config.mode_banner(mode))
     plotting.use_book_style()
+    progress.hide_library_bars()                  # TQDM_DISABLE=1 (the Makefile's builds): no bars saved as widgets
     seeding.seed_everything(seed)
     return Setup(mode, seed, config.data_dir())
 

@@ -35,6 +35,9 @@ from pathlib import Path
 
 import nbformat
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))    # the sibling scripts, also when imported by the tests
+from repository import colab_prefix, repository  # noqa: E402  (one home of the book's URL)
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "assignments"
 OTTER = [sys.executable, "-m", "otter"]
@@ -90,14 +93,6 @@ def build(name: str, out: Path) -> Built:
     return Built(student, zips[0])
 
 
-def repository() -> tuple[str, str]:
-    """(GitHub URL, branch) of the book, from ``_config.yml``."""
-    import yaml
-
-    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
-    return repo["url"].rstrip("/"), repo.get("branch", "main")
-
-
 def pinned(package: str) -> str:
     """``package==version`` as pinned in ``requirements.txt`` (one home for the version students install)."""
     for line in (ROOT / "requirements.txt").read_text().splitlines():
@@ -123,9 +118,7 @@ if "google.colab" in sys.modules and not os.path.isdir("tests"):
 
 def colab_url(name: str) -> str:
     """The Colab link that opens the published student notebook."""
-    url, branch = repository()
-    return (url.replace("https://github.com/", "https://colab.research.google.com/github/")
-            + f"/blob/{branch}/assignments/{name}/student/{name}.ipynb")
+    return colab_prefix() + f"assignments/{name}/student/{name}.ipynb"
 
 
 def published(name: str) -> Path:
@@ -245,6 +238,8 @@ def student_site_config(out: Path, cache: Path) -> Path:
 
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
     cfg.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
+    local = cfg["sphinx"].get("local_extensions") or {}      # relative to the config file: keep them resolvable
+    cfg["sphinx"]["local_extensions"] = {name: str((ROOT / path).resolve()) for name, path in local.items()}
     cfg.setdefault("execute", {})["cache"] = str(cache.resolve())
     cfg["title"] = f"{cfg.get('title', 'RecRL Book')} (student edition)"
     out.parent.mkdir(parents=True, exist_ok=True)

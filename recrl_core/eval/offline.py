@@ -59,12 +59,12 @@ def rank_events(scorer: Scorer, events: EvalEvents, *, top_k: int, batch_size: i
         top_k: length of the recommended lists kept (for beyond-accuracy metrics).
         mask_history: give already-seen items ``-inf`` (spec-uncertain ``mask_history``).
     """
-    from tqdm.auto import tqdm
+    from recrl_core.progress import bar as progress_bar
 
     ranks, tops = [], []
     starts = range(0, len(events), batch_size)
     with torch.no_grad():
-        for start in tqdm(starts, desc="ranking", disable=not show_progress, leave=False):
+        for start in progress_bar(starts, desc="ranking", show=show_progress, leave=False):
             batch = slice(start, start + batch_size)
             users = torch.as_tensor(events.users[batch])
             items = torch.as_tensor(events.items[batch])

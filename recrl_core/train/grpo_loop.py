@@ -81,13 +81,13 @@ def fit_grpo(policy: PolicyWithValue, tokenizer, prompts: Sequence[str], reward_
     ``policy`` is a :class:`PolicyWithValue` so that PPO and GRPO share the sampler; its value
     head gets no gradient and is never read. ``trunks``: sample and train on the frozen trunk.
     """
-    from tqdm.auto import tqdm
+    from recrl_core.progress import bar as progress_bar
 
     rng = np.random.default_rng(cfg.seed)
     params = [p for p in policy.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=cfg.lr)
     history: list[dict] = []
-    for step in tqdm(range(cfg.updates), desc="GRPO", disable=not progress):
+    for step in progress_bar(range(cfg.updates), desc="GRPO", show=progress):
         t0 = time.perf_counter()
         chosen = [prompts[i] for i in pick_groups(rng, len(prompts), cfg, group_size)]
         roll = ppo_loop.collect(policy, tokenizer, chosen, reward_fn, cfg, seed=int(rng.integers(2**31)),

@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 from recrl_core.config import Mode
+from recrl_core.progress import bar as progress_bar
 from recrl_core.data import negatives
 from recrl_core.data.replay import ReplayBuffer
 from recrl_core.data.sequences import EvalEvents
@@ -110,12 +111,6 @@ class _Selector:
         if metrics[SELECTION_METRIC] > self.best_metric:
             self.best_step, self.best_metric = step, metrics[SELECTION_METRIC]
             self.best_state = copy.deepcopy(model.state_dict())
-
-
-def _progress(steps: range, show: bool, desc: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(steps, desc=desc, disable=not show, leave=False)
 
 
 def supervised_step(model, optimizer, batch: dict) -> dict[str, float]:
@@ -231,7 +226,7 @@ def run_updates(models, optimizers, buffer, val, cfg, eval_cfg, rng, checkpoint_
     for net in models.values():
         net.train()
     end = steps if stop_at_step is None else min(stop_at_step, steps)
-    for step in _progress(range(start, end), show_progress, desc):
+    for step in progress_bar(range(start, end), desc=desc, show=show_progress, leave=False):
         batch = buffer.sample(cfg.batch_size, rng).to_torch()
         rows.append({"update": step + 1, **step_fn(step, batch)})
         if (step + 1) % cfg.eval_every == 0 or step + 1 == steps:

@@ -123,19 +123,19 @@ def fit_a2c(env, net: actor_critic.ActorCritic, cfg: A2CConfig, rng: np.random.G
         cfg: sizes and hyperparameters.
         rng: draws the users' episode seeds and the actions; the same rng state and
             the same initial network give the same run.
-        progress: show a tqdm bar (``TQDM_DISABLE=1`` also hides it).
+        progress: show a progress bar (``TQDM_DISABLE=1`` hides it anyway; see ``recrl_core.progress``).
     Returns:
         :class:`A2CResult`.
     Reference: Mnih et al., ICML 2016; spec-ialp-losses.
     Taught in: sec-online-a2c
     """
-    from tqdm.auto import tqdm
+    from recrl_core.progress import bar as progress_bar
 
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     obs, _ = env.reset(_new_seeds(rng, cfg.num_envs))
     returns, lengths = np.zeros(cfg.num_envs), np.zeros(cfg.num_envs, dtype=np.int64)
     episodes, losses, window = [], [], []
-    for update in tqdm(range(1, cfg.updates + 1), desc="A2C", disable=not progress, leave=False):
+    for update in progress_bar(range(1, cfg.updates + 1), desc="A2C", show=progress, leave=False):
         obs, reward, terminated, truncated, parts = a2c_step(net, optimizer, obs, env, cfg, rng)
         returns, lengths = returns + reward, lengths + 1
         window.append(parts)

@@ -240,7 +240,7 @@ def fit_ppo(policy: PolicyWithValue, tokenizer, prompts: Sequence[str], reward_f
     RNGs and the history are saved after every update, and a run resumes exactly.
     Returns the history: one dict of logged statistics per update.
     """
-    from tqdm.auto import tqdm
+    from recrl_core.progress import bar as progress_bar
 
     rng = np.random.default_rng(cfg.seed)
     params = [p for p in policy.parameters() if p.requires_grad]
@@ -253,7 +253,7 @@ def fit_ppo(policy: PolicyWithValue, tokenizer, prompts: Sequence[str], reward_f
                                 optimizers={"adam": optimizer}, rng=rng)
         history = state["history"]
         kl_ctl.value = history[-1]["next/kl_coef"] if history else kl_ctl.value
-    for step in tqdm(range(len(history), cfg.updates), desc="PPO", disable=not progress):
+    for step in progress_bar(range(len(history), cfg.updates), desc="PPO", show=progress):
         t0 = time.perf_counter()
         picked = rng.choice(len(prompts), size=cfg.rollout_batch, replace=True)
         chosen = [prompts[i] for i in picked]

@@ -178,7 +178,7 @@ def fit_mixture(env, pre_net: actor_critic.ActorCritic | None, on_net: actor_cri
     ``evaluation``, both policies are measured on its held-out sessions before the first
     update and at its checkpoints; the served policy's value is ``w pre + (1 - w) on``.
     """
-    from tqdm.auto import tqdm
+    from recrl_core.progress import bar as progress_bar
 
     only_on = adapt.rule == "fixed" and adapt.fixed_w == 0.0
     only_pre = adapt.rule == "fixed" and adapt.fixed_w == 1.0 and not learn
@@ -194,7 +194,7 @@ def fit_mixture(env, pre_net: actor_critic.ActorCritic | None, on_net: actor_cri
     episodes, losses, window, counts = [], [], [], np.zeros(env.num_items)
     checks = _Checkpoints(evaluation, cfg.updates, pre_net, adapt.seed)
     checks.record(0, on_net, weights.w)
-    for update in tqdm(range(1, cfg.updates + 1), desc="online", disable=not progress, leave=False):
+    for update in progress_bar(range(1, cfg.updates + 1), desc="online", show=progress, leave=False):
         obs, reward, terminated, truncated, actions, parts = _step(env, pre_net, on_net, optimizer, obs, by_pre,
                                                                    cfg, rng)
         if update > 3 * cfg.updates // 4:

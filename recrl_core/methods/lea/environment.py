@@ -252,7 +252,7 @@ def fit_environment(env: LEnvironment, sequences: dict[int, np.ndarray], cfg: LE
     each epoch visits the groups in a new seeded order.
     """
     import pandas as pd
-    from tqdm.auto import tqdm
+    from recrl_core.progress import bar as progress_bar
 
     rng = np.random.default_rng(cfg.seed)
     seen = {u: set(seq.tolist()) for u, seq in sequences.items()}
@@ -265,7 +265,7 @@ def fit_environment(env: LEnvironment, sequences: dict[int, np.ndarray], cfg: LE
     env.train()
     rows, step = [], 0
     for epoch in range(cfg.epochs):
-        for b in tqdm(rng.permutation(len(batches)), desc=f"LE epoch {epoch + 1}", disable=not show_progress,
+        for b in progress_bar(rng.permutation(len(batches)), desc=f"LE epoch {epoch + 1}", show=show_progress,
                       leave=False):
             parts = le_loss(env, batches[b], seen, cfg, rng)
             opt.zero_grad()

@@ -150,7 +150,7 @@ def fit_item_tokens(lm: nn.Module, tok, names: Sequence[str], details: Sequence[
     sentence token on a fixed seeded sample of ``probe_items`` items (before training
     and after each epoch) and the mean training-batch loss of each epoch.
     """
-    from tqdm.auto import tqdm
+    from recrl_core.progress import bar as progress_bar
 
     freeze_lm(lm)
     lm.eval()                                                  # no dropout: only E_I changes
@@ -163,7 +163,7 @@ def fit_item_tokens(lm: nn.Module, tok, names: Sequence[str], details: Sequence[
     rows = [{"epoch": 0, "loss": _mean_loss(lm, tok, tokens, [sentences[i] for i in probe], probe, cfg)}]
     for epoch in range(1, cfg.epochs + 1):
         order, losses = rng.permutation(n), []
-        for start in tqdm(range(0, n, cfg.batch_size), desc=f"item tokens {epoch}", disable=not show_progress,
+        for start in progress_bar(range(0, n, cfg.batch_size), desc=f"item tokens {epoch}", show=show_progress,
                           leave=False):
             idx = order[start:start + cfg.batch_size]
             loss = token_loss(lm, tokens, sentence_batch(tok, tokens, idx, [sentences[i] for i in idx],

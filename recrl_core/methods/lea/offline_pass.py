@@ -120,7 +120,7 @@ def pick_candidates(states: torch.Tensor, vectors: torch.Tensor, banned: torch.T
 def run_pass(env: LEnvironment, users: np.ndarray, items: np.ndarray, cfg: PassConfig, *,
              context: int, show_progress: bool = False) -> LEPass:
     """The pass over rows sorted by user (then time): ``users``, ``items`` (E,) from the training frame."""
-    from tqdm.auto import tqdm
+    from recrl_core.progress import bar as progress_bar
 
     t0, n, P = time.perf_counter(), env.item_tokens.num_items, len(env.prefix)
     starts = np.r_[0, np.flatnonzero(users[1:] != users[:-1]) + 1]                 # first row per user
@@ -132,7 +132,7 @@ def run_pass(env: LEnvironment, users: np.ndarray, items: np.ndarray, cfg: PassC
            "aug_actions": np.zeros((E, K), np.int64), "aug_reward": np.zeros((E, K), np.float32),
            "candidate_reward": np.zeros(E, np.float32)}
     chunks, gen, tokens = chunks_of(seqs, context), torch.Generator().manual_seed(cfg.seed), 0
-    for b0 in tqdm(range(0, len(chunks), cfg.batch_size), desc="LE pass", disable=not show_progress,
+    for b0 in progress_bar(range(0, len(chunks), cfg.batch_size), desc="LE pass", show=show_progress,
                    leave=False):
         batch = chunks[b0:b0 + cfg.batch_size]
         empty = [np.zeros((len(c), 0), np.int64) for _, _, c in batch]
