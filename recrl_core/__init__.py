@@ -7,8 +7,8 @@ e.g. ``from recrl_core.eval import metrics``.
 The house map, lowest layer first (a module imports only its own package and lower
 layers; the book's appendix page "Code map" says which chapter uses what):
 
-* ``hardware``, ``seeding``, ``plotting``, ``progress`` — device choice, seeds, the book's plot
-  style, progress bars;
+* ``hardware``, ``seeding``, ``plotting``, ``progress``, ``distributed`` — device choice, seeds, the
+  book's plot style, progress bars, data parallelism over processes (``accelerate``);
 * ``config`` — the run mode (``RECRL_MODE``) and the project's folders;
 * ``data/`` — datasets into one interaction schema, splits, sequences, transitions;
 * ``caching``, ``results`` — cache keys and the safetensors cache; run provenance;

@@ -5,7 +5,7 @@ The repository URL and branch are set once, in ``_config.yml`` (``repository.url
 ``pyproject.toml``. Jupyter Book's launch buttons read ``_config.yml`` directly. Notebooks and
 Markdown cannot, so the places that spell the URL out are generated from it:
 
-- each chapter notebook's Colab install cell: ``%pip install -q "recrl-core @ git+<url>@v<version>"``
+- each chapter notebook's Colab install cell (and any other notebook's): ``%pip install -q "recrl-core @ git+<url>@v<version>"``
   (``recrl-core[llm]`` in the LLM chapters);
 - the Colab links of ``book/for_instructors.md``;
 - the student assignment notebooks (``scripts/assignments.py publish`` writes their Colab cell).
@@ -60,7 +60,9 @@ def colab_prefix() -> str:
 
 def targets() -> dict[Path, list[tuple[re.Pattern, str]]]:
     """Each generated file and the (pattern, canonical text) pairs it must spell out."""
-    found = {nb: [(INSTALL, install_source())] for nb in sorted((ROOT / "book").glob("ch*/*.ipynb"))}
+    notebooks = [nb for nb in sorted((ROOT / "book").rglob("*.ipynb"))                 # chapters, and any other
+                 if nb.parent.name.startswith("ch") or "%pip install" in nb.read_text()]  # page that installs
+    found = {nb: [(INSTALL, install_source())] for nb in notebooks if "_build" not in nb.parts}
     found[ROOT / "book" / "for_instructors.md"] = [(COLAB, colab_prefix())]
     return found
 

@@ -9,6 +9,11 @@ parsed, ``match_items`` maps item mentions back to catalogue ids: a normalised
 exact or contained title match first, then the nearest MiniLM embedding above a
 similarity threshold.
 
+Under ``accelerate launch`` the forward passes of ``score_candidate_sets`` (iALP's labelling,
+LAAC's suggestions) are split over the processes by batch, the batches planned over all prompts
+as one process plans them: the scores, and ``cached_candidate_scores``' cache files, are one
+process's bit for bit (``recrl_core.distributed``, spec-scaling-out).
+
 Taught in: sec-lm-as-policy
 """
 
@@ -20,6 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from recrl_core import distributed
 from recrl_core.llm.logprobs import attention_without_cudnn
 from recrl_core.llm.token_tree import branch_batch
 
@@ -76,7 +82,9 @@ def score_candidate_sets(model, tokenizer, prompts: Sequence[str], candidate_set
         raise ValueError(f"reduce must be 'mean' or 'sum', got {reduce!r}")
     prompt_ids, answers = _tokenize(tokenizer, prompts, candidate_sets)
     sums = [torch.zeros(len(a), dtype=torch.float64) for a in answers]
-    for batch in _batches(_rows(prompt_ids, answers, min(max_row_tokens, max_tokens)), max_tokens):
+    batches, w = list(_batches(_rows(prompt_ids, answers, min(max_row_tokens, max_tokens)), max_tokens)), distributed.world()
+    for k in distributed.shard(len(batches), w):     # all of them in one process; a block each under accelerate
+        batch = batches[k]
         tree = branch_batch([prompt_ids[b] for b, _, _ in batch],
                             [[answers[b][c] for c in cs] for b, cs, _ in batch])
         per_branch = torch.zeros(int(tree["token_branch"].max()) + 1, dtype=torch.float64)
@@ -84,6 +92,9 @@ def score_candidate_sets(model, tokenizer, prompts: Sequence[str], candidate_set
         owners = [(b, c) for b, cs, _ in batch for c in cs]
         for k, (b, c) in enumerate(owners):
             sums[b][c] = per_branch[k]
+    if w.size > 1:                                   # each (prompt, candidate) was scored by one process
+        parts = distributed.gather(sums, w)
+        sums = [torch.stack([p[b] for p in parts]).sum(0) for b in range(len(sums))]
     if reduce == "mean":
         sums = [s / torch.tensor([len(t) for t in a]) for s, a in zip(sums, answers)]
     return [s.numpy() for s in sums]
@@ -101,13 +112,15 @@ def cached_candidate_scores(model, tokenizer, model_name: str, prompts: Sequence
 
     keys = [make_key(model=model_name, prompt=p, candidates=list(c)) for p, c in zip(prompts, candidate_sets)]
     found = [store.get_scores(key, len(c)) if len(c) else [] for key, c in zip(keys, candidate_sets)]
-    todo = [j for j, value in enumerate(found) if value is None]
-    if todo:
+    todo, w = [j for j, value in enumerate(found) if value is None], distributed.world()
+    if todo:                       # under accelerate: every process scores its block, the main one writes
         scored = score_candidate_sets(model, tokenizer, [prompts[j] for j in todo], [candidate_sets[j] for j in todo])
         for j, values in zip(todo, scored):
             found[j] = [float(v) for v in values]
-            store.put(keys[j], found[j], {"model": model_name, "prompt": prompts[j],
-                                          "candidates": list(candidate_sets[j])})
+            if w.main:
+                store.put(keys[j], found[j], {"model": model_name, "prompt": prompts[j],
+                                              "candidates": list(candidate_sets[j])})
+        distributed.barrier(w)
     return found, len(todo)
 
 

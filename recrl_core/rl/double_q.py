@@ -17,7 +17,7 @@ Taught in: sec-recommendation-as-mdp
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
@@ -64,11 +64,18 @@ class DoubleQPair:
         """``(main_index, target_index)`` for this step; see :func:`pick_roles`."""
         return pick_roles(rng)
 
-    def step(self, main_index: int, loss: torch.Tensor, phase: int = 1) -> None:
-        """Backpropagate ``loss`` and update the main network only (phase 2: its second optimizer)."""
+    def step(self, main_index: int, loss: torch.Tensor, phase: int = 1,
+             sync: Callable[[Iterable[nn.Parameter]], None] | None = None) -> None:
+        """Backpropagate ``loss`` and update the main network only (phase 2: its second optimizer).
+
+        ``sync(parameters)`` runs between ``backward`` and the step (e.g. averaging gradients over
+        processes, ``recrl_core.distributed.average_gradients``).
+        """
         optimizer = (self.optimizers if phase == 1 else self.optimizers_phase2)[main_index]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if sync is not None:
+            sync(self.networks[main_index].parameters())
         optimizer.step()
 
 

@@ -27,6 +27,7 @@ from recrl_core.data.sequences import EvalEvents
 from recrl_core.eval import offline
 from recrl_core.rl import sa2c, sqn
 from recrl_core.rl.double_q import DoubleQPair
+from recrl_core import distributed
 from recrl_core.train import checkpoint
 
 SELECTION_METRIC = "ndcg@10/purchase"   # spec-evaluation: select on validation purchase NDCG@10
@@ -113,14 +114,18 @@ class _Selector:
             self.best_state = copy.deepcopy(model.state_dict())
 
 
-def supervised_step(model, optimizer, batch: dict) -> dict[str, float]:
-    """One CE update: ``mean_B -log softmax(z)[a]``."""
-    logits, _ = model(batch["state"], batch["len_state"])                   # (B, N)
-    loss = sqn.supervised_loss(logits, batch["action"]).mean()
+def supervised_step(model, optimizer, batch: dict, world: distributed.World | None = None) -> dict[str, float]:
+    """One CE update: ``mean_B -log softmax(z)[a]``; under several processes each takes its rows of
+    the global batch and gradients are averaged before the step (spec-scaling-out)."""
+    w = world or distributed.World()
+    local = distributed.shard_rows(batch, w)
+    logits, _ = model(local["state"], local["len_state"])                   # (B/P, N)
+    loss = sqn.supervised_loss(logits, local["action"]).mean()
     optimizer.zero_grad()
     loss.backward()
+    distributed.average_gradients(model.parameters(), w)
     optimizer.step()
-    return {"loss": loss.item()}
+    return distributed.mean_scalars({"loss": loss.item()}, w)
 
 
 def fit_supervised(model, buffer: ReplayBuffer, val: EvalEvents, cfg: SupervisedConfig,
@@ -129,22 +134,29 @@ def fit_supervised(model, buffer: ReplayBuffer, val: EvalEvents, cfg: Supervised
                    show_progress: bool = False) -> FitResult:
     """Train ``model`` (a ``TwoHead``; only its supervised head) with cross-entropy."""
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    models, optimizers = {"net0": model}, {"net0": optimizer}
+    models, optimizers, w = {"net0": model}, {"net0": optimizer}, distributed.world()
     return run_updates(models, optimizers, buffer, val, cfg, eval_cfg, rng, checkpoint_dir, stop_at_step,
-                show_progress, desc="CE", step_fn=lambda step, batch: supervised_step(model, optimizer, batch),
+                show_progress, desc="CE", step_fn=lambda step, batch: supervised_step(model, optimizer, batch, w),
                 eval_model=lambda: model)
 
 
 def rl_step(pair: DoubleQPair, batch: dict, method: str, cfg, step: int, rng: np.random.Generator,
             item_prob: torch.Tensor | None = None,
-            extra_loss: ExtraLoss | None = None) -> tuple[dict[str, float], int]:
+            extra_loss: ExtraLoss | None = None,
+            world: distributed.World | None = None) -> tuple[dict[str, float], int]:
     """One update of the SQN family on a random main network (spec-training-loop).
 
     ``extra_loss(main, target, batch, logits, q)`` (e.g. LEA's augmented terms,
     ``recrl_core.methods.lea.learner``) returns ``{"loss": scalar, ...}``: its ``loss`` is added
     to the method's loss before the step, the other entries are logged.
+    Under several processes (``world``) every process draws the coin and the negatives for the
+    whole batch from the same ``rng``, computes the loss on its rows, and the gradients are
+    averaged before the step: one step on the global batch (spec-scaling-out).
     Returns the logged loss parts and the index of the network that was updated.
     """
+    w = world or distributed.World()
+    rows = distributed.shard(len(batch["action"]), w)
+    global_actions, batch = batch["action"], distributed.shard_rows(batch, w)
     main_i, target_i = pair.roles(rng)
     main, target = pair.networks[main_i], pair.networks[target_i]
     state, len_state = batch["state"], batch["len_state"]
@@ -160,8 +172,8 @@ def rl_step(pair: DoubleQPair, batch: dict, method: str, cfg, step: int, rng: np
     elif method == "sac":
         parts = sqn.sac_loss(**args, warm=warm)
     else:
-        neg = torch.as_tensor(negatives.sample_negatives(batch["action"].numpy(), q.shape[1],
-                                                         cfg.num_negatives, rng))  # (B, K)
+        neg = torch.as_tensor(negatives.sample_negatives(global_actions.numpy(), q.shape[1],
+                                                         cfg.num_negatives, rng))[rows.start:rows.stop]  # (B/P, K)
         with torch.no_grad():                 # negatives keep the state: bootstrap from s_t
             q_curr_target = target.q_values(state, len_state)
         extra = dict(neg_actions=neg, q_curr_main=q.detach(), q_curr_target=q_curr_target,
@@ -175,8 +187,9 @@ def rl_step(pair: DoubleQPair, batch: dict, method: str, cfg, step: int, rng: np
         added = extra_loss(main, target, batch, logits, q)             # {"loss": scalar, logged parts}
         logged = {k: v for k, v in added.items() if k != "loss"}
         parts = parts | logged | {"loss": parts["loss"] + added["loss"]}
-    pair.step(main_i, parts["loss"], phase=2 if (method == "sa2c" and not warm) else 1)
-    return {k: float(v.detach()) for k, v in parts.items()}, main_i
+    pair.step(main_i, parts["loss"], phase=2 if (method == "sa2c" and not warm) else 1,
+              sync=None if w.size == 1 else lambda params: distributed.average_gradients(params, w))
+    return distributed.mean_scalars({k: float(v.detach()) for k, v in parts.items()}, w), main_i
 
 
 def fit_rl(pair: DoubleQPair, method: str, buffer: ReplayBuffer, val: EvalEvents, cfg,
@@ -191,10 +204,10 @@ def fit_rl(pair: DoubleQPair, method: str, buffer: ReplayBuffer, val: EvalEvents
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
     prob = None if item_prob is None else torch.as_tensor(item_prob, dtype=torch.float32)
-    last = {"main": 0}
+    last, w = {"main": 0}, distributed.world()
 
     def step_fn(step, batch):
-        parts, last["main"] = rl_step(pair, batch, method, cfg, step, rng, prob, extra_loss)
+        parts, last["main"] = rl_step(pair, batch, method, cfg, step, rng, prob, extra_loss, w)
         return parts
 
     models = {f"net{i}": net for i, net in enumerate(pair.networks)}
@@ -212,8 +225,10 @@ def run_updates(models, optimizers, buffer, val, cfg, eval_cfg, rng, checkpoint_
     ``cfg`` needs ``batch_size``, ``epochs`` and ``eval_every``; ``step_fn(step, batch)`` makes
     one update and returns the logged parts; ``eval_model()`` is the scorer validated and
     selected (``models`` and ``optimizers``, by name, are what a checkpoint holds).
+    Under several processes all of them run this loop on the same global batches (``step_fn``
+    keeps its rows), validate the same weights, and the main process writes the checkpoint.
     """
-    steps = total_steps(len(buffer), cfg.batch_size, cfg.epochs)
+    steps, w = total_steps(len(buffer), cfg.batch_size, cfg.epochs), distributed.world()
     selector, rows, start = _Selector(), [], 0
     # a module to carry the selected weights in and out of a checkpoint (only when checkpointing)
     best_holder = None if checkpoint_dir is None else copy.deepcopy(next(iter(models.values())))
@@ -226,7 +241,7 @@ def run_updates(models, optimizers, buffer, val, cfg, eval_cfg, rng, checkpoint_
     for net in models.values():
         net.train()
     end = steps if stop_at_step is None else min(stop_at_step, steps)
-    for step in progress_bar(range(start, end), desc=desc, show=show_progress, leave=False):
+    for step in progress_bar(range(start, end), desc=desc, show=show_progress and w.main, leave=False):
         batch = buffer.sample(cfg.batch_size, rng).to_torch()
         rows.append({"update": step + 1, **step_fn(step, batch)})
         if (step + 1) % cfg.eval_every == 0 or step + 1 == steps:
@@ -236,9 +251,11 @@ def run_updates(models, optimizers, buffer, val, cfg, eval_cfg, rng, checkpoint_
     if checkpoint_dir is not None:
         if selector.best_state:
             best_holder.load_state_dict(selector.best_state)
-        checkpoint.save(checkpoint_dir, models=models | {"best": best_holder}, optimizers=optimizers,
-                        rng=rng, step=end, history=rows,
-                        config={"cfg": asdict(cfg), "best_step": selector.best_step,
-                                "best_metric": float(selector.best_metric)})
+        if w.main:                                   # identical on every process: one writer
+            checkpoint.save(checkpoint_dir, models=models | {"best": best_holder}, optimizers=optimizers,
+                            rng=rng, step=end, history=rows,
+                            config={"cfg": asdict(cfg), "best_step": selector.best_step,
+                                    "best_metric": float(selector.best_metric)})
+        distributed.barrier(w)
     return FitResult(history=pd.DataFrame(rows), best_step=selector.best_step,
                      best_metric=float(selector.best_metric), best_state=selector.best_state)

@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import its own package and any lower layer):
 
-    hardware, seeding, plotting, progress  <  config  <  data  <  caching, results
+    hardware, seeding, plotting, progress, distributed  <  config  <  data  <  caching, results
     <  eval, seqrec, baselines  <  rl, llm, envs  <  train  <  methods  <  notebook
 
 Packages of one layer never import each other, and one method never imports
@@ -20,7 +20,7 @@ import pytest
 import recrl_core
 
 PACKAGE = Path(recrl_core.__file__).resolve().parent
-LAYERS = [{"__init__", "hardware", "seeding", "plotting", "progress"}, {"config"}, {"data"}, {"caching", "results"},
+LAYERS = [{"__init__", "hardware", "seeding", "plotting", "progress", "distributed"}, {"config"}, {"data"}, {"caching", "results"},
           {"eval", "seqrec", "baselines"}, {"rl", "llm", "envs"}, {"train"}, {"methods"}, {"notebook"}]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 

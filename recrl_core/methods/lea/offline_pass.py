@@ -14,6 +14,11 @@ Results are arrays aligned with the training frame's rows (= the transitions),
 cached as one safetensors file keyed by the LE's learned weights, the pass
 config and the sequences (atomic write; a re-run loads it without any LM call).
 
+The chunks are grouped into fixed batches, and each batch draws its random candidates
+from its own stream (:func:`batch_generator`), so under ``accelerate launch`` the
+processes can split the batches (``recrl_core.distributed``, spec-scaling-out) and merge
+into exactly the arrays, and the cache file, of one process.
+
 Taught in: sec-lea-grid
 """
 
@@ -30,6 +35,7 @@ import torch
 from recrl_core.caching import TensorCache, array_digest, make_key, tensor_digest
 from recrl_core.config import Mode
 from recrl_core.methods.lea.environment import LEnvironment, chunk_tree, chunks_of
+from recrl_core import distributed
 
 FIELDS = ("le_state", "le_reward", "aug_actions", "aug_reward", "candidate_reward", "item_vectors")
 
@@ -81,7 +87,8 @@ def learned_state(env: LEnvironment) -> dict[str, torch.Tensor]:
 def pass_key(env: LEnvironment, users: np.ndarray, items: np.ndarray, cfg: PassConfig) -> str:
     """Cache key: LE weights, pass config, the sequences and the LM's name."""
     name = getattr(getattr(env.lm, "config", None), "_name_or_path", "")
-    return make_key(le=tensor_digest(learned_state(env)), cfg=asdict(cfg), data=array_digest(users, items), lm=name)
+    return make_key(le=tensor_digest(learned_state(env)), cfg=asdict(cfg), data=array_digest(users, items), lm=name,
+                    stream="per-batch")      # random candidates: one stream per batch (shardable), since v0.1.0
 
 
 def excluded(seq: np.ndarray, start: int, count: int, num_items: int, history: bool) -> torch.Tensor:
@@ -131,9 +138,11 @@ def run_pass(env: LEnvironment, users: np.ndarray, items: np.ndarray, cfg: PassC
     out = {"le_state": np.zeros((E, vectors.shape[1]), np.float32), "le_reward": np.zeros(E, np.float32),
            "aug_actions": np.zeros((E, K), np.int64), "aug_reward": np.zeros((E, K), np.float32),
            "candidate_reward": np.zeros(E, np.float32)}
-    chunks, gen, tokens = chunks_of(seqs, context), torch.Generator().manual_seed(cfg.seed), 0
-    for b0 in progress_bar(range(0, len(chunks), cfg.batch_size), desc="LE pass", show=show_progress,
-                   leave=False):
+    chunks, tokens, w = chunks_of(seqs, context), 0, distributed.world()
+    starts_b = range(0, len(chunks), cfg.batch_size)                              # fixed batches of chunks
+    mine = distributed.shard(len(starts_b), w)                                    # this process's block
+    for k in progress_bar(mine, desc="LE pass", show=show_progress and w.main, leave=False):
+        b0, gen = starts_b[k], batch_generator(cfg.seed, k)
         batch = chunks[b0:b0 + cfg.batch_size]
         empty = [np.zeros((len(c), 0), np.int64) for _, _, c in batch]
         tree = chunk_tree(env, [c for _, _, c in batch], empty)                    # pass 1: chunks only
@@ -155,7 +164,27 @@ def run_pass(env: LEnvironment, users: np.ndarray, items: np.ndarray, cfg: PassC
             best = torch.topk(r, K, dim=1)
             out["aug_actions"][rows] = np.take_along_axis(cands[b], best.indices.numpy(), 1)
             out["aug_reward"][rows], out["candidate_reward"][rows] = best.values.numpy(), r.mean(1).numpy()
+    if w.size > 1:                                   # every process gets every row, merged in batch order
+        out, tokens = _merge(out, chunks, starts_b, cfg.batch_size, offset, w, tokens)
     return LEPass(**out, item_vectors=vectors.numpy(), seconds=time.perf_counter() - t0, lm_tokens=tokens)
+
+
+def batch_generator(seed: int, k: int) -> torch.Generator:
+    """Batch ``k``'s own random stream (random candidates): the same whichever process runs the batch."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, k]).generate_state(1)[0]))
+
+
+def _merge(out: dict, chunks: list, starts_b: range, batch_size: int, offset: dict, w, tokens: int):
+    """Gather each process's rows (its block of batches) and assemble the single-process arrays."""
+    mine = distributed.shard(len(starts_b), w)
+    rows = np.concatenate([offset[u] + s + np.arange(len(c)) for k in mine
+                           for u, s, c in chunks[starts_b[k]:starts_b[k] + batch_size]] or [np.zeros(0, np.int64)])
+    parts = distributed.gather(({name: a[rows] for name, a in out.items()}, rows, tokens), w)
+    merged = {name: np.zeros_like(a) for name, a in out.items()}
+    for values, r, _ in parts:
+        for name in merged:
+            merged[name][r] = values[name]
+    return merged, sum(t for _, _, t in parts)
 
 
 def _cpu(t: torch.Tensor) -> torch.Tensor:
@@ -165,8 +194,12 @@ def _cpu(t: torch.Tensor) -> torch.Tensor:
 
 def cached_pass(env: LEnvironment, users: np.ndarray, items: np.ndarray, cfg: PassConfig, *, context: int,
                 cache_root: Path | None = None, show_progress: bool = False) -> LEPass:
-    """:func:`run_pass` once per key; later calls read ``<cache>/lea-pass/<key>.safetensors``."""
-    store = TensorCache("lea-pass", cache_root)
+    """:func:`run_pass` once per key; later calls read ``<cache>/lea-pass/<key>.safetensors``.
+
+    Under ``accelerate launch`` every process runs its block of batches, all get the merged pass,
+    and the main process writes the one cache file (the same bytes a single process writes).
+    """
+    store, w = TensorCache("lea-pass", cache_root), distributed.world()
     key = pass_key(env, users, items, cfg)
     t0 = time.perf_counter()
     stored = store.load(key)
@@ -174,5 +207,7 @@ def cached_pass(env: LEnvironment, users: np.ndarray, items: np.ndarray, cfg: Pa
         arrays = {k: stored[0][k].numpy() for k in FIELDS}
         return LEPass(**arrays, seconds=time.perf_counter() - t0, cached=True)
     result = run_pass(env, users, items, cfg, context=context, show_progress=show_progress)
-    store.save(key, {k: getattr(result, k) for k in FIELDS})
+    if w.main:
+        store.save(key, {k: getattr(result, k) for k in FIELDS})
+    distributed.barrier(w)                           # the file exists for everyone before anyone goes on
     return result
