@@ -11,6 +11,10 @@ from an ``accelerate config`` file). Under one process every function here is th
 - **Training** (the SQN family): every process draws the same global batch with the same seed,
   keeps its block of rows (:func:`shard_rows`), and averages gradients before the step
   (:func:`average_gradients`) — the gradient of the global batch's mean loss, as DDP computes it.
+- **LLM fine-tuning** (our PPO): every process samples replies for its block of the round's
+  prompts; advantages are whitened with statistics summed over processes (:func:`all_sum`), and
+  each minibatch's token-mean loss is split so that the averaged gradient is the gradient of the
+  global minibatch's token mean.
 - **Grids** of seeds × configs: each process runs its block of jobs :func:`alone` and writes one
   result file per job (``train.grids.run_grid``); any process count gives the same table.
 
@@ -111,14 +115,28 @@ def barrier(w: World) -> None:
 
 
 def average_gradients(parameters, w: World) -> None:
-    """Replace each ``.grad`` by its mean over processes (all-reduce), as DDP does after ``backward``."""
+    """Replace each ``.grad`` by its mean over processes (all-reduce), as DDP does after ``backward``.
+
+    A trainable parameter without a gradient here counts as a zero gradient (a process that
+    held no rows of a minibatch), so every process joins every all-reduce.
+    """
     if w.size == 1:
         return
+    import torch
     from accelerate.utils import reduce
 
     for p in parameters:
-        if p.grad is not None:
-            p.grad = reduce(p.grad, reduction="mean")
+        if p.requires_grad:
+            p.grad = reduce(p.grad if p.grad is not None else torch.zeros_like(p), reduction="mean")
+
+
+def all_sum(t, w: World):
+    """The sum of tensor ``t`` over processes (``t`` itself under one process)."""
+    if w.size == 1:
+        return t
+    from accelerate.utils import reduce
+
+    return reduce(t, reduction="sum")
 
 
 def mean_scalars(values: dict[str, float], w: World) -> dict[str, float]:

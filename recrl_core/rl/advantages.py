@@ -9,6 +9,8 @@ Taught in: sec-ppo-from-scratch
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 
@@ -66,7 +68,7 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor,
 
 
 def whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True,
-           eps: float = 1e-8) -> torch.Tensor:
+           eps: float = 1e-8, total: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """Normalise ``x`` to mean 0 and standard deviation 1 over the valid positions.
 
     .. math::
@@ -79,6 +81,8 @@ def whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True,
         mask: (B, T) 1.0 on valid tokens, 0.0 on padding; needs at least 2 valid tokens.
         shift_mean: if False, the mean is added back (scale only).
         eps: added to the variance.
+        total: sums a statistic over the processes that hold the rest of the batch
+            (``recrl_core.distributed.all_sum``); None: this process holds the whole batch.
     Returns:
         (B, T) whitened values; padded positions are set to 0.
         Choice: the variance is the unbiased (n - 1) sample variance over the valid
@@ -87,10 +91,11 @@ def whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True,
     Reference: spec-shielded-ppo (advantage normalisation is standard PPO practice).
     Taught in: sec-ppo-from-scratch
     """
+    total = total or (lambda t: t)
     mask = mask.to(x.dtype)
-    n = mask.sum()
-    mean = masked_mean(x, mask)
-    var = (((x - mean) * mask) ** 2).sum() / (n - 1)               # unbiased, valid tokens only
+    n = total(mask.sum())
+    mean = total((x * mask).sum()) / n                             # = masked_mean over the whole batch
+    var = total((((x - mean) * mask) ** 2).sum()) / (n - 1)        # unbiased, valid tokens only
     out = (x - mean) * torch.rsqrt(var + eps)
     if not shift_mean:
         out = out + mean

@@ -12,6 +12,8 @@ accumulation and norm clipping. Reward functions are plain Python callables
 With LoRA on the top layers only, pass ``trunks`` (:class:`recrl_core.llm.trunk_rollout.PromptTrunks`):
 rollouts then run on the frozen trunk, and scoring, reference and every epoch run only
 the adapted layers on the rollout's trunk (spec-shielded-trunk). The losses are the same.
+Under ``accelerate launch`` each process samples and trains on its block of a round's replies;
+the update equals the one-process update on all of them (spec-scaling-out).
 :func:`sample_replies` is the evaluation sampler: the same sampling and scoring for any
 LoRA LM without a value head, ours or one trained by trl.
 
@@ -28,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from recrl_core import distributed
 from recrl_core.llm import generation, lora, trunk_rollout
 from recrl_core.llm.logprobs import PolicyWithValue, token_logprobs
 from recrl_core.llm.trunk import Trunk
@@ -47,6 +50,12 @@ class Rollout:
     values: torch.Tensor          # V_old(t)
     scores: torch.Tensor          # (B,) R(x, y)
     trunk: Trunk | None = None    # frozen trunk of prompt + response (B, P+T, d), if rolled out on one
+
+    def rows(self, index) -> "Rollout":
+        """The rollout of rows ``index`` (e.g. one process's block of a round)."""
+        idx = torch.as_tensor(np.asarray(index), dtype=torch.long)
+        return Rollout(self.batch.rows(idx), [self.prompts[i] for i in idx.tolist()], self.logprobs[idx],
+                       self.ref_logprobs[idx], self.values[idx], self.scores[idx], trunk_rows(self.trunk, idx))
 
 
 def rollout_settings(cfg: ppo.PPOConfig) -> dict:
@@ -151,56 +160,109 @@ def row_chunks(n: int, size: int) -> list[np.ndarray]:
 
 
 def ppo_update(policy: PolicyWithValue, optimizer: torch.optim.Optimizer, roll: Rollout,
-               cfg: ppo.PPOConfig, kl_coef: float, rng: np.random.Generator) -> dict:
-    """Advantages from the rollout, then ``ppo_epochs`` clipped-PPO passes; returns stats."""
+               cfg: ppo.PPOConfig, kl_coef: float, rng: np.random.Generator,
+               world: distributed.World | None = None) -> dict:
+    """Advantages from the rollout, then ``ppo_epochs`` clipped-PPO passes; returns stats.
+
+    Under several processes (``world``) each holds its block of the round's rows, in rank
+    order: whitening statistics are summed over processes, every process draws the same
+    minibatches of global rows and computes the loss on those it holds, weighted by its
+    share of the minibatch's reply tokens, and gradients are averaged before each step —
+    the update one process makes on all rows (spec-scaling-out).
+    """
+    w = world or distributed.World()
+    sizes = distributed.gather(len(roll.batch), w)                 # rows per process, rank order
+    total_rows, first = sum(sizes), sum(sizes[:w.rank])
     mask = roll.batch.response_mask
     rewards, kl_t = ppo.per_token_rewards(roll.scores, roll.logprobs, roll.ref_logprobs, mask,
                                           kl_coef, cfg.kl_estimator)
     adv, returns = advantages.gae(rewards, roll.values, mask, cfg.gamma, cfg.lam)
-    adv = advantages.whiten(adv, mask)
+    adv = advantages.whiten(adv, mask, total=None if w.size == 1 else lambda t: distributed.all_sum(t, w))
     logs: list[dict] = []
     params = [p for p in policy.parameters() if p.requires_grad]
     for _ in range(cfg.ppo_epochs):
-        minibatches = row_chunks(len(roll.batch), cfg.minibatch_size)
-        order = rng.permutation(len(roll.batch))
+        minibatches = row_chunks(total_rows, cfg.minibatch_size)
+        order = rng.permutation(total_rows)
         for i, idx in enumerate(minibatches):
-            rows = torch.as_tensor(order[idx])
-            logs.append(_minibatch_step(policy, roll, rows, adv, returns, cfg))
+            rows = order[idx]
+            logs.append(_minibatch_step(policy, roll, local_rows(rows, first, len(roll.batch)), adv, returns, cfg, w))
             if (i + 1) % cfg.grad_accum == 0 or i + 1 == len(minibatches):
+                distributed.average_gradients(params, w)
                 logs[-1]["ppo/grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm))
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
-    return rollout_summary(roll, kl_t, kl_coef, logs)
+    return rollout_summary(roll, kl_t, kl_coef, logs, w)
 
 
-def _minibatch_step(policy, roll: Rollout, rows: torch.Tensor, adv, returns, cfg) -> dict:
-    sub = roll.batch.rows(rows)
-    logp, values, entropy = policy(sub, cfg.temperature, cut=trunk_rows(roll.trunk, rows))
-    m = sub.response_mask
-    loss_pi, s_pi = ppo.clipped_policy_loss(logp, roll.logprobs[rows], adv[rows], m, cfg.clip_range)
-    loss_v, s_v = ppo.value_loss(values, roll.values[rows], returns[rows], m, cfg.value_clip_range)
-    ((loss_pi + cfg.vf_coef * loss_v) / cfg.grad_accum).backward()
-    stats = {k: float(v) for k, v in (s_pi | s_v).items()}
-    stats["policy/entropy"] = float(advantages.masked_mean(entropy.detach(), m))
-    return stats
+def _minibatch_step(policy, roll: Rollout, rows: torch.Tensor, adv, returns, cfg,
+                    w: distributed.World | None = None) -> dict:
+    """Backpropagate this process's part of a minibatch's loss; returns the minibatch's stats.
+
+    Losses and stats are token means. A process holding ``n`` of the minibatch's ``N`` reply
+    tokens weights them by ``n / N`` (times the process count, which the gradient average
+    divides out), so the averaged gradient and the summed stats are the whole minibatch's.
+    """
+    w = w or distributed.World()
+    m = roll.batch.response_mask[rows]
+    share, scale = token_share(m, w)
+    local = None
+    if len(rows):
+        sub = roll.batch.rows(rows)
+        logp, values, entropy = policy(sub, cfg.temperature, cut=trunk_rows(roll.trunk, rows))
+        loss_pi, s_pi = ppo.clipped_policy_loss(logp, roll.logprobs[rows], adv[rows], m, cfg.clip_range)
+        loss_v, s_v = ppo.value_loss(values, roll.values[rows], returns[rows], m, cfg.value_clip_range)
+        ((loss_pi + cfg.vf_coef * loss_v) * scale / cfg.grad_accum).backward()
+        local = s_pi | s_v | {"policy/entropy": advantages.masked_mean(entropy.detach(), m)}
+    return merged_stats(local, PPO_STATS, share, w)
 
 
-def rollout_summary(roll: Rollout, kl_t, kl_coef: float, logs: list[dict]) -> dict:
-    """The logged statistics of one update: the minibatch stats averaged, plus the rollout's score, KL, length."""
+PPO_STATS = ("losses/policy", "ppo/clipfrac", "ppo/approx_kl", "losses/value", "ppo/value_clipfrac", "policy/entropy")
+
+
+def local_rows(rows: np.ndarray, first: int, count: int) -> torch.Tensor:
+    """The rows of a minibatch of global row ids held here (``first .. first+count-1``), as local ids."""
+    return torch.as_tensor(rows[(rows >= first) & (rows < first + count)] - first)
+
+
+def token_share(mask: torch.Tensor, w: distributed.World) -> tuple[torch.Tensor, float | torch.Tensor]:
+    """``(share, scale)``: this process's share n/N of a minibatch's reply tokens, and the factor on its
+    token-mean loss (``share × processes``; the gradient average divides the count out; 1 alone)."""
+    n = mask.sum()
+    share = n / distributed.all_sum(n.clone(), w)
+    return share, (1.0 if w.size == 1 else share * w.size)
+
+
+def merged_stats(local: dict | None, names: Sequence[str], share: torch.Tensor, w: distributed.World) -> dict:
+    """The minibatch's token-mean stats: this process's (None: no rows here) weighted by its share, summed."""
+    parts = (torch.zeros(len(names), dtype=torch.float64) if local is None
+             else torch.stack([torch.as_tensor(local[k], dtype=torch.float64) for k in names]))
+    if w.size > 1:
+        parts = distributed.all_sum(parts * share.double(), w)
+    return dict(zip(names, parts.tolist()))
+
+
+def rollout_summary(roll: Rollout, kl_t, kl_coef: float, logs: list[dict],
+                    w: distributed.World | None = None) -> dict:
+    """The logged statistics of one update: the minibatch stats averaged, plus the rollout's score, KL,
+    length (means over the rows of every process)."""
+    w = w or distributed.World()
     mask = roll.batch.response_mask
     k1 = kl.kl_k1(roll.logprobs, roll.ref_logprobs) * mask
     k3 = kl.kl_k3(roll.logprobs, roll.ref_logprobs) * mask
     out = {key: float(np.mean([log[key] for log in logs if key in log])) for key in logs[0]}
     out["ppo/grad_norm"] = float(np.mean([log["ppo/grad_norm"] for log in logs if "ppo/grad_norm" in log]))
-    return out | {
-        "objective/score": float(roll.scores.mean()),
-        "objective/kl": float(k1.sum(1).mean()),              # nats per sequence, k1
-        "objective/kl_k3": float(k3.sum(1).mean()),
-        "objective/non_score_reward": float((-kl_coef * kl_t).sum(1).mean()),
-        "objective/kl_coef": kl_coef,
-        "objective/logprob": float(roll.logprobs.sum(1).mean()),
-        "response/length": float(mask.sum(1).mean()),
-    }
+    per_row = {"objective/score": roll.scores, "objective/kl": k1.sum(1), "objective/kl_k3": k3.sum(1),
+               "objective/non_score_reward": (-kl_coef * kl_t).sum(1), "objective/logprob": roll.logprobs.sum(1),
+               "response/length": mask.sum(1)}
+    sums = torch.stack([v.double().sum() for v in per_row.values()] + [torch.tensor(len(roll.scores), dtype=torch.float64)])
+    sums = distributed.all_sum(sums, w)
+    means = (sums[:-1] / sums[-1]).tolist()
+    if w.size == 1:                                   # one process: the float32 means, as before
+        means = [float(v.mean()) for v in per_row.values()]
+    summary = dict(zip(per_row, means))
+    return out | {k: summary[k] for k in ("objective/score", "objective/kl", "objective/kl_k3",
+                                          "objective/non_score_reward")} | {"objective/kl_coef": kl_coef} | {
+        k: summary[k] for k in ("objective/logprob", "response/length")}
 
 
 def make_policy(lm, lora_cfg: lora.LoRAConfig, seed: int = 0) -> PolicyWithValue:
@@ -238,11 +300,14 @@ def fit_ppo(policy: PolicyWithValue, tokenizer, prompts: Sequence[str], reward_f
 
     With ``checkpoint_dir`` the trainable weights, optimizer, KL coefficient, both
     RNGs and the history are saved after every update, and a run resumes exactly.
+    Under ``accelerate launch`` every process samples replies for its block of each round's
+    prompts and the update is the one-process update on all of them (:func:`ppo_update`);
+    ``reward_fn`` and ``callback`` see this process's rows, and the main process writes checkpoints.
     Returns the history: one dict of logged statistics per update.
     """
     from recrl_core.progress import bar as progress_bar
 
-    rng = np.random.default_rng(cfg.seed)
+    rng, w = np.random.default_rng(cfg.seed), distributed.world()
     params = [p for p in policy.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=cfg.lr)
     kl_ctl = ppo.AdaptiveKL(cfg.kl_coef, cfg.kl_target, cfg.kl_horizon) if cfg.adaptive_kl \
@@ -253,22 +318,27 @@ def fit_ppo(policy: PolicyWithValue, tokenizer, prompts: Sequence[str], reward_f
                                 optimizers={"adam": optimizer}, rng=rng)
         history = state["history"]
         kl_ctl.value = history[-1]["next/kl_coef"] if history else kl_ctl.value
-    for step in progress_bar(range(len(history), cfg.updates), desc="PPO", show=progress):
+    for step in progress_bar(range(len(history), cfg.updates), desc="PPO", show=progress and w.main):
         t0 = time.perf_counter()
         picked = rng.choice(len(prompts), size=cfg.rollout_batch, replace=True)
-        chosen = [prompts[i] for i in picked]
-        rows = None if contexts is None else contexts[torch.as_tensor(picked)]
-        roll = collect(policy, tokenizer, chosen, reward_fn, cfg, seed=int(rng.integers(2**31)),
+        mine = distributed.shard(cfg.rollout_batch, w)           # all rows under one process
+        picked_mine = picked[mine.start:mine.stop]
+        chosen = [prompts[i] for i in picked_mine]
+        rows = None if contexts is None else contexts[torch.as_tensor(picked_mine)]
+        seed = int(rng.integers(2**31))                          # the block starting at row s samples with seed + s
+        roll = collect(policy, tokenizer, chosen, reward_fn, cfg, seed=seed + mine.start,
                        contexts=rows, trunks=trunks)
-        stats = ppo_update(policy, optimizer, roll, cfg, kl_ctl.value, rng)
+        stats = ppo_update(policy, optimizer, roll, cfg, kl_ctl.value, rng, w)
         if callback is not None:
             stats |= callback(step, roll)
         kl_ctl.update(stats["objective/kl"], cfg.rollout_batch)
+        tokens = float(distributed.all_sum(roll.batch.response_mask.sum().double(), w))
         history.append(stats | {"step": step, "next/kl_coef": kl_ctl.value,
-                                "time/update_s": time.perf_counter() - t0,
-                                "time/tokens": float(roll.batch.response_mask.sum())})
+                                "time/update_s": time.perf_counter() - t0, "time/tokens": tokens})
         if checkpoint_dir is not None:
-            checkpoint.save(checkpoint_dir, models={"policy": _Trainable(policy)},
-                            optimizers={"adam": optimizer}, rng=rng, step=step + 1,
-                            config=asdict(cfg), history=history)
+            if w.main:
+                checkpoint.save(checkpoint_dir, models={"policy": _Trainable(policy)},
+                                optimizers={"adam": optimizer}, rng=rng, step=step + 1,
+                                config=asdict(cfg), history=history)
+            distributed.barrier(w)
     return history

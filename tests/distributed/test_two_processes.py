@@ -2,8 +2,8 @@
 
 Each test runs ``worker.py PART`` once as a plain process and once as two launched processes,
 then compares the outputs: the LE pass's and the candidate-scoring pass's cache files byte for
-byte, three SQN/SA2C updates and an interrupted-and-resumed SA2C fit within float tolerance, a
-grid's table exactly.
+byte, three SQN/SA2C updates, an interrupted-and-resumed SA2C fit and one PPO and one GRPO update
+within float tolerance, a grid's table exactly; and two-process PPO training resumes exactly.
 Spec: spec-scaling-out.
 """
 
@@ -24,6 +24,7 @@ pytest.importorskip("accelerate")
 from safetensors.torch import load_file  # noqa: E402
 
 WORKER = Path(__file__).with_name("worker.py")
+CPU_CONFIG = Path(__file__).resolve().parents[2] / "accelerate" / "cpu_2_processes.yaml"
 
 
 def _free_port() -> int:
@@ -35,14 +36,17 @@ def _free_port() -> int:
 def run(part: str, out: Path, processes: int) -> Path:
     env = os.environ | {"OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
     cmd = [sys.executable, str(WORKER), part, str(out)]
-    if processes > 1:                         # torchrun underneath; gloo because there is no GPU
-        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(_free_port()), *cmd[1:]]
+    if processes > 1:                         # the shipped CPU config: torchrun underneath, gloo (no GPU)
+        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(CPU_CONFIG),
+               "--num_processes", str(processes), "--main_process_port", str(_free_port()), *cmd[1:]]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads((out / "world.json").read_text())["size"] == processes
     return out
+
+
+# Parts that share one launch (each launch pays for starting Python, torch and the process group).
+LAUNCHES = ["step,fit,grid", "le-pass,scores", "ppo-update,grpo-update", "ppo-fit"]
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +54,11 @@ def outputs(tmp_path_factory):
     cache: dict[tuple[str, int], Path] = {}
 
     def get(part: str, processes: int) -> Path:
-        if (part, processes) not in cache:
-            cache[part, processes] = run(part, tmp_path_factory.mktemp(f"{part}-{processes}"), processes)
-        return cache[part, processes]
+        launch = next(group for group in LAUNCHES if part in group.split(","))
+        if (launch, processes) not in cache:
+            out = tmp_path_factory.mktemp(f"{launch.replace(',', '-')}-{processes}")
+            cache[launch, processes] = run(launch, out, processes)
+        return cache[launch, processes]
     return get
 
 
@@ -110,3 +116,30 @@ def test_sharded_candidate_scoring_writes_the_single_process_cache(outputs):
     assert len(files_one) > 60 and files_one == files_two      # same keys, same bytes (repeated prompts share one)
     found = [json.loads((d / f"returned-rank{r}.json").read_text()) for d, r in ((one, 0), (two, 0), (two, 1))]
     assert found[0] == found[1] == found[2]                                  # every process has every score
+
+
+@pytest.mark.parametrize("algo", ["ppo", "grpo"])
+def test_a_two_process_llm_update_equals_the_one_process_update(outputs, algo):
+    """Our PPO and GRPO: each process holds a block of a round's rows (GRPO: whole groups);
+    the update, its logged statistics and every process's weights are the whole round's."""
+    one, two = outputs(f"{algo}-update", 1), outputs(f"{algo}-update", 2)
+    s1, s2 = json.loads((one / f"{algo}.json").read_text()), json.loads((two / f"{algo}.json").read_text())
+    assert list(s1) == list(s2)
+    for k in s1:
+        assert s2[k] == pytest.approx(s1[k], rel=1e-5, abs=1e-6), k
+    w1 = load_file(str(one / f"{algo}-rank0.safetensors"))
+    for rank in (0, 1):
+        w2 = load_file(str(two / f"{algo}-rank{rank}.safetensors"))
+        for name in w1:
+            torch.testing.assert_close(w2[name], w1[name], rtol=1e-5, atol=1e-6)
+
+
+def test_two_process_ppo_training_resumes_exactly_and_keeps_the_processes_equal(outputs):
+    two = outputs("ppo-fit", 2)
+    runs = json.loads((two / "ppo_fit.json").read_text())
+    assert len(runs["straight"]) == 3 and runs["resumed"] == runs["straight"]
+    straight = [load_file(str(two / f"straight-rank{r}.safetensors")) for r in (0, 1)]
+    resumed = [load_file(str(two / f"resumed-rank{r}.safetensors")) for r in (0, 1)]
+    for name in straight[0]:
+        assert torch.equal(straight[0][name], straight[1][name])          # both processes hold one model
+        assert torch.equal(resumed[0][name], straight[0][name])           # resume is exact

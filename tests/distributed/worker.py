@@ -1,5 +1,6 @@
-"""One script, run either as one process (``python worker.py PART OUT``) or under
-``accelerate launch --cpu --num_processes 2 worker.py PART OUT``; ``test_two_processes.py`` compares them.
+"""One script, run either as one process (``python worker.py PART[,PART...] OUT``) or under
+``accelerate launch --config_file accelerate/cpu_2_processes.yaml worker.py PART[,PART...] OUT``;
+``test_two_processes.py`` compares them.
 
 PART:
   step     three SQN-family updates (SQN, then SA2C with its negatives) on fixed global batches;
@@ -8,6 +9,9 @@ PART:
            history and the selected weights
   le-pass  LEA's cached environment pass over a few users with a tiny random LM; the cache file is the output
   scores   the candidate-scoring pass of iALP's labels and LAAC's suggestions, through its output cache
+  ppo-update  one PPO update on the same rollout, whole or split by rows
+  grpo-update  one GRPO update on the same two groups, whole or one group per process
+  ppo-fit  fit_ppo straight and interrupted + resumed (compared within one launch)
   grid     a 2 seeds x 2 configs grid of small CE runs through ``distributed.run_grid``
 """
 
@@ -126,6 +130,80 @@ def part_scores(out: Path, w: distributed.World) -> None:
     (out / f"returned-rank{w.rank}.json").write_text(json.dumps({"found": found, "scored": scored}))
 
 
+def _ppo_setup():
+    """A tiny random LM with LoRA and a value head, its tokenizer, prompts, a reward and a small config."""
+    import dataclasses
+
+    from recrl_core.config import Mode
+    from recrl_core.llm import lora, models, prompts
+    from recrl_core.rl import ppo
+    from recrl_core.train import ppo_loop
+
+    tok = models.load_tokenizer(models.SMOLLM2)
+    policy = ppo_loop.make_policy(models.tiny_causal_lm(vocab_size=len(tok), tokenizer=tok), lora.LoRAConfig(r=4))
+    cfg = dataclasses.replace(ppo.PPOConfig.for_mode(Mode.SMOKE), max_new_tokens=6, lr=3e-3, rollout_batch=8,
+                              minibatch_size=4, ppo_epochs=2)
+    asks = [prompts.genre_prompt(tok, [t]) for t in ["Heat (1995)", "Up (2009)", "Jumanji (1995)", "Alien (1979)"]]
+    return policy, tok, asks, (lambda texts, _p: [len(t) / 30 for t in texts]), cfg
+
+
+def _trainable(policy) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone().contiguous() for n, p in policy.named_parameters() if p.requires_grad}
+
+
+def part_ppo_update(out: Path, w: distributed.World) -> None:
+    """One PPO update on the same 8-row rollout: all rows in one process, or a block in each."""
+    from recrl_core.train import ppo_loop
+
+    policy, tok, asks, reward, cfg = _ppo_setup()
+    with distributed.alone():                         # every process builds the same whole rollout
+        roll = ppo_loop.collect(policy, tok, asks * 2, reward, cfg, seed=7)
+    mine = distributed.shard(len(roll.batch), w)
+    optimizer = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=cfg.lr)
+    stats = ppo_loop.ppo_update(policy, optimizer, roll.rows(np.arange(mine.start, mine.stop)), cfg, 0.05,
+                                np.random.default_rng(0), w)
+    save_file(_trainable(policy), str(out / f"ppo-rank{w.rank}.safetensors"))
+    if w.main:
+        (out / "ppo.json").write_text(json.dumps(stats))
+
+
+def part_grpo_update(out: Path, w: distributed.World) -> None:
+    """One GRPO update on the same 2 groups of 4 replies: all in one process, or one group in each."""
+    from recrl_core.train import grpo_loop, ppo_loop
+
+    policy, tok, asks, reward, cfg = _ppo_setup()
+    with distributed.alone():
+        roll = ppo_loop.collect(policy, tok, [asks[0]] * 4 + [asks[1]] * 4, reward, cfg, seed=3)
+    groups = distributed.shard(2, w)
+    optimizer = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=cfg.lr)
+    stats = grpo_loop.grpo_update(policy, optimizer, roll.rows(np.arange(groups.start * 4, groups.stop * 4)), cfg, 4,
+                                  np.random.default_rng(0), w)
+    save_file(_trainable(policy), str(out / f"grpo-rank{w.rank}.safetensors"))
+    if w.main:
+        (out / "grpo.json").write_text(json.dumps(stats))
+
+
+def part_ppo_fit(out: Path, w: distributed.World) -> None:
+    """fit_ppo under this launch: 3 updates straight, and 2 + resume to 3 from the checkpoint."""
+    import dataclasses
+
+    from recrl_core.train import ppo_loop
+
+    def run(updates, ckpt):
+        policy, tok, asks, reward, cfg = _ppo_setup()
+        history = ppo_loop.fit_ppo(policy, tok, asks, reward, dataclasses.replace(cfg, updates=updates),
+                                   checkpoint_dir=ckpt, progress=False)
+        return [{k: v for k, v in h.items() if not k.startswith("time/update")} for h in history], policy
+
+    straight, p1 = run(3, None)
+    run(2, out / "ckpt")
+    resumed, p2 = run(3, out / "ckpt")
+    save_file(_trainable(p1), str(out / f"straight-rank{w.rank}.safetensors"))
+    save_file(_trainable(p2), str(out / f"resumed-rank{w.rank}.safetensors"))
+    if w.main:
+        (out / "ppo_fit.json").write_text(json.dumps({"straight": straight, "resumed": resumed}))
+
+
 def grid_job(job: dict) -> dict:
     """One CE run of the grid: seed x learning rate; its test-free validation metric and final loss."""
     enc, buffer, val = data(num_users=24)
@@ -147,12 +225,14 @@ def part_grid(out: Path, w: distributed.World) -> None:
 
 
 def main() -> None:
-    part, out = sys.argv[1], Path(sys.argv[2])
+    parts, out = sys.argv[1].split(","), Path(sys.argv[2])        # several parts share one launch
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
     w = distributed.world()
-    {"step": part_step, "fit": part_fit, "le-pass": part_le_pass, "scores": part_scores,
-     "grid": part_grid}[part](out, w)
+    for part in parts:
+        {"step": part_step, "fit": part_fit, "le-pass": part_le_pass, "scores": part_scores,
+         "ppo-update": part_ppo_update, "grpo-update": part_grpo_update, "ppo-fit": part_ppo_fit,
+         "grid": part_grid}[part](out, w)
     if w.main:
         (out / "world.json").write_text(json.dumps({"size": w.size}))
     distributed.barrier(w)
