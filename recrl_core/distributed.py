@@ -15,6 +15,8 @@ from an ``accelerate config`` file). Under one process every function here is th
   prompts; advantages are whitened with statistics summed over processes (:func:`all_sum`), and
   each minibatch's token-mean loss is split so that the averaged gradient is the gradient of the
   global minibatch's token mean.
+- **trl's trainers** split themselves through their own ``Accelerator``; ``llm.trl_route`` divides
+  trl's per-process sizes by :func:`launch_size` so a round keeps its size.
 - **Grids** of seeds × configs: each process runs its block of jobs :func:`alone` and writes one
   result file per job (``train.grids.run_grid``); any process count gives the same table.
 
@@ -49,7 +51,7 @@ def world() -> World:
     launch with ``accelerate launch --multi_gpu --num_processes N`` (torchrun underneath):
     accelerate's ``--cpu`` alone starts a single process unless MPI is installed.
     """
-    size = int(os.environ.get("WORLD_SIZE", "1"))
+    size = launch_size()
     if size <= 1 or _ALONE:
         return World()
     import torch
@@ -63,6 +65,11 @@ def world() -> World:
                            f"({state.distributed_type}); launch with `accelerate launch --multi_gpu "
                            f"--num_processes {size} ...` (on a CPU too) or `torchrun --nproc_per_node {size} ...`")
     return World(state.process_index, state.num_processes)
+
+
+def launch_size() -> int:
+    """How many processes this launch has, without joining them (``WORLD_SIZE``; 1 when launched alone)."""
+    return 1 if _ALONE else int(os.environ.get("WORLD_SIZE", "1"))
 
 
 _ALONE: list[bool] = []          # non-empty inside alone(): world() is a single process

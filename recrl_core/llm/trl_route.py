@@ -22,6 +22,7 @@ from typing import ClassVar
 
 import torch
 
+from recrl_core import distributed
 from recrl_core.config import Mode
 from recrl_core.llm import lora, models
 
@@ -80,8 +81,21 @@ class TRLConfig:
 
 
 def trainer_args(cfg: TRLConfig, output_dir: Path, device: str = "cpu"):
-    """GRPOConfig / RLOOConfig with the book's settings and the CPU traps avoided."""
+    """GRPOConfig / RLOOConfig with the book's settings and the CPU traps avoided.
+
+    trl's sizes are per process: under ``accelerate launch`` with P processes the per-process
+    gradient accumulation and generation steps are divided by P, so that a round still samples
+    ``completions_per_step`` completions and an optimizer step still sees ``minibatch`` of them
+    (spec-scaling-out); trl's own Accelerator splits them and averages the gradients.
+    """
     from trl import GRPOConfig, RLOOConfig
+
+    procs = distributed.launch_size()
+    per_process = cfg.micro_batch * procs
+    if cfg.minibatch_size % per_process or cfg.completions_per_step % per_process:
+        raise ValueError(f"with {procs} processes, micro_batch x processes ({per_process}) must divide the "
+                         f"minibatch ({cfg.minibatch_size}) and the round's {cfg.completions_per_step} completions: "
+                         "lower micro_batch or change the process count")
 
     # A round samples completions_per_step completions (the generation batch), then makes `epochs`
     # passes over them in optimizer steps of `minibatch`, each scored and back-propagated micro_batch
@@ -91,8 +105,8 @@ def trainer_args(cfg: TRLConfig, output_dir: Path, device: str = "cpu"):
     common = dict(output_dir=str(output_dir), learning_rate=cfg.lr, max_steps=cfg.optimizer_steps,
                   lr_scheduler_type="constant", num_iterations=cfg.epochs,
                   per_device_train_batch_size=cfg.micro_batch,
-                  gradient_accumulation_steps=cfg.minibatch_size // cfg.micro_batch,
-                  steps_per_generation=cfg.completions_per_step // cfg.micro_batch,
+                  gradient_accumulation_steps=cfg.minibatch_size // per_process,
+                  steps_per_generation=cfg.completions_per_step // per_process,
                   num_generations=cfg.num_generations, max_completion_length=cfg.max_new_tokens,
                   temperature=cfg.temperature, top_p=1.0, top_k=0, beta=cfg.beta, epsilon=cfg.clip_range,
                   seed=cfg.seed, logging_steps=1, save_strategy="no", report_to="none",

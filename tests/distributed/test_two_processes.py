@@ -3,7 +3,8 @@
 Each test runs ``worker.py PART`` once as a plain process and once as two launched processes,
 then compares the outputs: the LE pass's and the candidate-scoring pass's cache files byte for
 byte, three SQN/SA2C updates, an interrupted-and-resumed SA2C fit and one PPO and one GRPO update
-within float tolerance, a grid's table exactly; and two-process PPO training resumes exactly.
+within float tolerance, a grid's table exactly; two-process PPO training resumes exactly, and
+trl's GRPO route keeps its round size and one model over two processes.
 Spec: spec-scaling-out.
 """
 
@@ -46,7 +47,7 @@ def run(part: str, out: Path, processes: int) -> Path:
 
 
 # Parts that share one launch (each launch pays for starting Python, torch and the process group).
-LAUNCHES = ["step,fit,grid", "le-pass,scores", "ppo-update,grpo-update", "ppo-fit"]
+LAUNCHES = ["step,fit,grid", "le-pass,scores", "ppo-update,grpo-update,trl", "ppo-fit"]
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +144,16 @@ def test_two_process_ppo_training_resumes_exactly_and_keeps_the_processes_equal(
     for name in straight[0]:
         assert torch.equal(straight[0][name], straight[1][name])          # both processes hold one model
         assert torch.equal(resumed[0][name], straight[0][name])           # resume is exact
+
+
+def test_trl_grpo_under_two_processes_keeps_the_round_size_and_one_model(outputs):
+    """trl's route through its own Accelerator: a round is still completions_per_step completions
+    (split over the processes, trl's sizes being per process) and both processes hold one model."""
+    one, two = outputs("trl", 1), outputs("trl", 2)
+    alone = json.loads((one / "trl-rank0.json").read_text())
+    ranks = [json.loads((two / f"trl-rank{r}.json").read_text()) for r in (0, 1)]
+    assert alone["seen"] == [alone["completions_per_step"]] * alone["rounds"]
+    assert all(r["rounds"] == alone["rounds"] for r in ranks)
+    assert [a + b for a, b in zip(ranks[0]["seen"], ranks[1]["seen"])] == alone["seen"]
+    w0, w1 = (load_file(str(two / f"trl-rank{r}.safetensors")) for r in (0, 1))
+    assert w0 and all(torch.equal(w0[k], w1[k]) for k in w0)

@@ -11,6 +11,7 @@ PART:
   scores   the candidate-scoring pass of iALP's labels and LAAC's suggestions, through its output cache
   ppo-update  one PPO update on the same rollout, whole or split by rows
   grpo-update  one GRPO update on the same two groups, whole or one group per process
+  trl      trl's GRPO route (its own Accelerator) for two rounds
   ppo-fit  fit_ppo straight and interrupted + resumed (compared within one launch)
   grid     a 2 seeds x 2 configs grid of small CE runs through ``distributed.run_grid``
 """
@@ -204,6 +205,35 @@ def part_ppo_fit(out: Path, w: distributed.World) -> None:
         (out / "ppo_fit.json").write_text(json.dumps({"straight": straight, "resumed": resumed}))
 
 
+def part_trl(out: Path, w: distributed.World) -> None:
+    """trl's GRPO route under this launch: 2 rounds of 4 completions, LoRA on a tiny LM."""
+    import dataclasses
+
+    from recrl_core.config import Mode
+    from recrl_core.llm import lora, models, prompts, trl_route
+
+    tok = models.load_tokenizer(models.SMOLLM2)
+    model_dir = out / "model"
+    if w.main:
+        models.tiny_causal_lm("llama", vocab_size=len(tok), seed=0, tokenizer=tok).save_pretrained(model_dir)
+        tok.save_pretrained(model_dir)
+    distributed.barrier(w)
+    cfg = dataclasses.replace(trl_route.TRLConfig.for_mode(Mode.SMOKE), max_new_tokens=4, num_generations=2,
+                              prompts_per_step=2, epochs=1, micro_batch=1)
+    asks = [prompts.genre_prompt(tok, [t]) for t in ["Heat (1995)", "Up (2009)"]]
+    seen = []
+
+    def reward(completions, prompts, **_):
+        seen.append(len(completions))
+        return [float(len(c)) for c in completions]
+
+    trainer, log, _ = trl_route.train(model_dir, tok, asks, reward, cfg, lora.LoRAConfig(r=4), out / "trl-out")
+    weights = {n: p.detach().clone().contiguous() for n, p in trainer.model.named_parameters() if p.requires_grad}
+    save_file(weights, str(out / f"trl-rank{w.rank}.safetensors"))
+    (out / f"trl-rank{w.rank}.json").write_text(json.dumps({"rounds": len(log), "seen": seen,
+                                                            "completions_per_step": cfg.completions_per_step}))
+
+
 def grid_job(job: dict) -> dict:
     """One CE run of the grid: seed x learning rate; its test-free validation metric and final loss."""
     enc, buffer, val = data(num_users=24)
@@ -232,7 +262,7 @@ def main() -> None:
     for part in parts:
         {"step": part_step, "fit": part_fit, "le-pass": part_le_pass, "scores": part_scores,
          "ppo-update": part_ppo_update, "grpo-update": part_grpo_update, "ppo-fit": part_ppo_fit,
-         "grid": part_grid}[part](out, w)
+         "trl": part_trl, "grid": part_grid}[part](out, w)
     if w.main:
         (out / "world.json").write_text(json.dumps({"size": w.size}))
     distributed.barrier(w)

@@ -75,3 +75,11 @@ def test_a_round_is_one_generation_batch_learned_in_minibatches_and_micro_batche
         trl_route.TRLConfig(prompts_per_step=4, num_generations=2, minibatch=4, micro_batch=3)
     with pytest.raises(ValueError, match="minibatch"):
         trl_route.TRLConfig(prompts_per_step=3, num_generations=2, minibatch=4)
+
+
+def test_sizes_that_do_not_split_over_the_processes_are_refused(tmp_path, monkeypatch):
+    """trl's sizes are per process; trainer_args divides them by the launch's process count."""
+    monkeypatch.setenv("WORLD_SIZE", "3")                       # read only, no process group is joined
+    cfg = trl_route.TRLConfig(steps=1, prompts_per_step=2, num_generations=2, micro_batch=1)   # 4 completions
+    with pytest.raises(ValueError, match="3 processes"):
+        trl_route.trainer_args(cfg, tmp_path)
