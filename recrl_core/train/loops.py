@@ -19,15 +19,15 @@ import numpy as np
 import pandas as pd
 import torch
 
+from recrl_core import distributed
 from recrl_core.config import Mode
-from recrl_core.progress import bar as progress_bar
 from recrl_core.data import negatives
 from recrl_core.data.replay import ReplayBuffer
 from recrl_core.data.sequences import EvalEvents
 from recrl_core.eval import offline
 from recrl_core.rl import sa2c, sqn
+from recrl_core.progress import bar as progress_bar
 from recrl_core.rl.double_q import DoubleQPair
-from recrl_core import distributed
 from recrl_core.train import checkpoint
 
 SELECTION_METRIC = "ndcg@10/purchase"   # spec-evaluation: select on validation purchase NDCG@10

@@ -254,11 +254,13 @@ def rollout_summary(roll: Rollout, kl_t, kl_coef: float, logs: list[dict],
     per_row = {"objective/score": roll.scores, "objective/kl": k1.sum(1), "objective/kl_k3": k3.sum(1),
                "objective/non_score_reward": (-kl_coef * kl_t).sum(1), "objective/logprob": roll.logprobs.sum(1),
                "response/length": mask.sum(1)}
-    sums = torch.stack([v.double().sum() for v in per_row.values()] + [torch.tensor(len(roll.scores), dtype=torch.float64)])
-    sums = distributed.all_sum(sums, w)
-    means = (sums[:-1] / sums[-1]).tolist()
-    if w.size == 1:                                   # one process: the float32 means, as before
+    if w.size == 1:
         means = [float(v.mean()) for v in per_row.values()]
+    else:                                             # sums and row counts over every process's rows
+        sums = torch.stack([v.double().sum() for v in per_row.values()]
+                           + [torch.tensor(len(roll.scores), dtype=torch.float64)])
+        sums = distributed.all_sum(sums, w)
+        means = (sums[:-1] / sums[-1]).tolist()
     summary = dict(zip(per_row, means))
     return out | {k: summary[k] for k in ("objective/score", "objective/kl", "objective/kl_k3",
                                           "objective/non_score_reward")} | {"objective/kl_coef": kl_coef} | {
